@@ -1,0 +1,26 @@
+"""coursekit: the package behind the course Deep Learning Recommender Systems with TensorFlow.
+
+Each chapter's code has one home here: ``coursekit.data`` (chapter 1: loading MovieLens,
+encoding ids, splits and protocols, sparse matrices, tf.data pipelines, synthetic data at
+scale) and ``coursekit.plots`` (the figures the chapters draw).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Quiet TensorFlow's C++ start-up log (oneDNN and CUDA notices) for every chapter that imports
+# coursekit first. A value the user set is kept.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from . import errors  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["errors", "in_colab", "__version__"]
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    import sys
+
+    return "google.colab" in sys.modules

@@ -1,0 +1,75 @@
+"""The figures the chapters draw, so that every chapter draws them the same way."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+def _axes(ax: "Axes | None") -> "Axes":
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 3.5))[1]
+
+
+def plot_rating_distribution(ratings: pd.DataFrame, ax: "Axes | None" = None) -> "Axes":
+    """Bar chart of how often each rating value is given."""
+    ax = _axes(ax)
+    counts = ratings["rating"].value_counts().sort_index()
+    width = 0.8 * float(np.min(np.diff(counts.index))) if len(counts) > 1 else 0.8
+    ax.bar(counts.index, counts.to_numpy() / len(ratings), width=width, color="tab:blue")
+    ax.set_xticks(counts.index)
+    ax.set_xlabel("rating")
+    ax.set_ylabel("share of all ratings")
+    ax.set_title(f"Rating distribution (mean {ratings['rating'].mean():.2f})")
+    return ax
+
+
+def head_share(ratings: pd.DataFrame, item_fraction: float = 0.2) -> float:
+    """Share of all ratings that go to the most-rated ``item_fraction`` of items."""
+    counts = np.sort(ratings["item"].value_counts().to_numpy())[::-1]
+    n_head = max(1, int(round(item_fraction * counts.size)))
+    return float(counts[:n_head].sum() / counts.sum())
+
+
+def plot_long_tail(
+    ratings: pd.DataFrame, item_fraction: float = 0.2, ax: "Axes | None" = None
+) -> "Axes":
+    """Ratings per item, items sorted from most to least rated: the long tail."""
+    ax = _axes(ax)
+    counts = np.sort(ratings["item"].value_counts().to_numpy())[::-1]
+    n_head = max(1, int(round(item_fraction * counts.size)))
+    rank = np.arange(1, counts.size + 1)
+    ax.fill_between(rank[:n_head], counts[:n_head], color="tab:orange", alpha=0.8,
+                    label=f"top {item_fraction:.0%} of items: "
+                          f"{head_share(ratings, item_fraction):.0%} of ratings")
+    ax.fill_between(rank[n_head - 1:], counts[n_head - 1:], color="tab:blue", alpha=0.6,
+                    label="the long tail")
+    ax.set_xlabel("item rank by number of ratings")
+    ax.set_ylabel("ratings per item")
+    ax.set_title("Item popularity")
+    ax.legend()
+    return ax
+
+
+def plot_ratings_per_user(ratings: pd.DataFrame, ax: "Axes | None" = None) -> "Axes":
+    """Histogram of how many ratings each user gave (logarithmic bins)."""
+    ax = _axes(ax)
+    per_user = ratings["user"].value_counts().to_numpy()
+    bins = np.logspace(np.log10(per_user.min()), np.log10(per_user.max() + 1), 30)
+    ax.hist(per_user, bins=bins, color="tab:green")
+    ax.set_xscale("log")
+    ax.axvline(np.median(per_user), color="black", linestyle="--",
+               label=f"median {np.median(per_user):.0f}")
+    ax.set_xlabel("ratings per user (log scale)")
+    ax.set_ylabel("users")
+    ax.set_title("User activity")
+    ax.legend()
+    return ax
