@@ -1,0 +1,39 @@
+# The course's two commands: `make book` builds the site, `make test` runs every test.
+# Both create the pinned virtual environment in .venv first when it is missing or stale.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONHASHSEED := 0
+
+.PHONY: install book test lint sync freeze clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+## Build the site into _build/html, executing every chapter (cached per chapter).
+book: install
+	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
+
+## Every test: lint, unit tests, the chapters' form and the site's structure, and every
+## chapter executed once by nbval.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+
+## Re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
+sync: install
+	$(BIN)/jupytext --to ipynb notebooks/*.md
+
+freeze: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > requirements.txt
+
+clean:
+	rm -rf _build
