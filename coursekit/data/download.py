@@ -166,3 +166,8 @@ def fetch_recbole_wheel() -> Path:
             raise _hash_error(target, RECBOLE_WHEEL_SHA256, actual)
         shutil.move(str(wheel), target)
     return target
+
+
+def sha256_of_bytes(data: bytes) -> str:
+    """SHA-256 of bytes in memory, as 64 lowercase hex digits."""
+    return hashlib.sha256(data).hexdigest()

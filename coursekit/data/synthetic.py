@@ -84,14 +84,20 @@ def _sample_pairs(
     return chosen // n_items, chosen % n_items
 
 
-def synthetic_movielens(scale: float = 1.0, seed: int = 0, n_factors: int = 16) -> MovieLens:
-    """MovieLens-20M-shaped synthetic ratings; ``scale=0.05`` gives about 1M ratings."""
+def synthetic_shape(scale: float = 1.0) -> tuple[int, int, int]:
+    """(users, items, ratings) of the synthetic set at ``scale``."""
     if not 0.0 < scale <= 1.0:
         raise ValueError(f"scale must be in (0, 1], got {scale}.")
-    rng = np.random.default_rng(seed)
     n_users = max(2, round(ML20M_USERS * scale))
     n_items = max(2, round(ML20M_ITEMS * scale**0.5))  # keeps density realistic when small
     n_ratings = min(round(ML20M_RATINGS * scale), n_users * n_items // 2)
+    return n_users, n_items, n_ratings
+
+
+def synthetic_movielens(scale: float = 1.0, seed: int = 0, n_factors: int = 16) -> MovieLens:
+    """MovieLens-20M-shaped synthetic ratings; ``scale=0.05`` gives about 1M ratings."""
+    n_users, n_items, n_ratings = synthetic_shape(scale)
+    rng = np.random.default_rng(seed)
     counts = _user_counts(rng, n_users, n_items, n_ratings)
     popularity = _item_probabilities(rng, n_items)
     users, items = _sample_pairs(rng, counts, popularity)

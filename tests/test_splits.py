@@ -1,0 +1,123 @@
+"""Splits are disjoint, deterministic, fitted on training data only, and never empty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coursekit import data as ckd
+from coursekit.errors import EmptySplitError
+
+
+def keys(frame: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(frame["user"], frame["item"], strict=True))
+
+
+def assert_partition(split: ckd.Split, ratings: pd.DataFrame) -> None:
+    parts = [p for p in split.parts().values() if p is not None]
+    assert sum(len(p) for p in parts) == len(ratings)
+    union = set().union(*(keys(p) for p in parts))
+    assert union == keys(ratings)
+
+
+def test_rating_protocol_is_80_20_and_the_same_every_time(ml100k):
+    first, second = ckd.rating_protocol(ml100k), ckd.rating_protocol(ml100k)
+    assert (len(first.train), len(first.test)) == (80_000, 20_000)
+    pd.testing.assert_frame_equal(first.test, second.test)
+    assert_partition(first, ml100k.ratings)
+    assert first.name == "RATING"
+
+
+def test_protocol_does_not_depend_on_row_order(ml100k):
+    shuffled = ml100k.ratings.sample(frac=1.0, random_state=3)
+    a = ckd.random_split(ml100k.ratings, 0.2, 42)
+    b = ckd.random_split(shuffled, 0.2, 42)
+    pd.testing.assert_frame_equal(a.test, b.test)
+
+
+def test_retrieval_protocol_uses_the_rating_split(ml100k):
+    retrieval = ckd.retrieval_protocol(ml100k)
+    assert keys(retrieval.test) == keys(ckd.rating_protocol(ml100k).test)
+
+
+def test_topn_protocol_holds_out_each_users_latest_rating(ml100k):
+    split = ckd.topn_protocol(ml100k)
+    assert len(split.test) == 943 and split.test["user"].is_unique
+    latest = (ml100k.ratings.sort_values(["user", "timestamp", "item"])
+              .groupby("user").tail(1))
+    assert keys(split.test) == keys(latest)
+    assert_partition(split, ml100k.ratings)
+
+
+def test_leave_last_out_breaks_time_ties_by_larger_item_and_keeps_single_raters():
+    ratings = pd.DataFrame({
+        "user": [1, 1, 1, 2], "item": [5, 9, 3, 4],
+        "rating": [3.0, 4.0, 5.0, 2.0], "timestamp": [100, 200, 200, 50],
+    })
+    split = ckd.leave_last_out_split(ratings, rating_scale=(1, 5))
+    assert keys(split.test) == {(1, 9)}
+    assert (2, 4) in keys(split.train)
+    with_val = ckd.leave_last_out_split(ratings, validation=True, rating_scale=(1, 5))
+    assert keys(with_val.validation) == {(1, 3)}
+
+
+def test_carving_validation_leaves_the_test_part_untouched(ml100k):
+    plain = ckd.rating_protocol(ml100k)
+    carved = ckd.rating_protocol(ml100k, validation_size=0.1)
+    pd.testing.assert_frame_equal(plain.test, carved.test)
+    assert (len(carved.train), len(carved.validation)) == (72_000, 8_000)
+    assert_partition(carved, ml100k.ratings)
+
+
+def test_encoders_are_fitted_on_the_training_part_only(ml100k):
+    split = ckd.rating_protocol(ml100k)
+    assert len(split.items) == split.train["item"].nunique()
+    unseen = split.test.loc[~split.test["item"].isin(split.train["item"]), "item"]
+    assert len(unseen) > 0
+    assert (split.items.encode(unseen, unknown="mask") == -1).all()
+
+
+def test_stratified_split_keeps_every_user_in_training(ml100k):
+    split = ckd.stratified_split(ml100k.ratings, 0.2, seed=1, validation_size=0.1)
+    assert_partition(split, ml100k.ratings)
+    assert split.train["user"].nunique() == 943
+    share = split.test.groupby("user").size() / ml100k.ratings.groupby("user").size()
+    assert share.between(0.15, 0.25).all()
+
+
+def test_user_holdout_parts_share_no_user(ml100k):
+    split = ckd.user_holdout_split(ml100k.ratings, test_users=0.1, validation_users=0.2)
+    users = [set(p["user"]) for p in (split.train, split.validation, split.test)]
+    assert not (users[0] & users[1]) and not (users[0] & users[2]) and not (users[1] & users[2])
+    assert len(users[2]) == round(0.1 * 943)
+    assert_partition(split, ml100k.ratings)
+
+
+def test_hide_ratings_hides_a_fraction_of_each_user_and_keeps_some_visible(ml100k):
+    test = ckd.user_holdout_split(ml100k.ratings).test
+    visible, hidden = ckd.hide_ratings(test, fraction=0.2, seed=7)
+    assert len(visible) + len(hidden) == len(test)
+    assert not keys(visible) & keys(hidden)
+    assert set(visible["user"]) == set(test["user"])
+    assert np.isclose(len(hidden) / len(test), 0.2, atol=0.01)
+
+
+def test_empty_input_or_empty_part_raises_a_clear_error():
+    empty = pd.DataFrame(columns=["user", "item", "rating", "timestamp"])
+    with pytest.raises(EmptySplitError, match="empty"):
+        ckd.random_split(empty)
+    tiny = pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [3.0, 4.0],
+                         "timestamp": [1, 2]})
+    with pytest.raises(EmptySplitError, match="test part"):
+        ckd.random_split(tiny, test_size=0.1)
+    with pytest.raises(EmptySplitError, match="No rating was hidden"):
+        ckd.hide_ratings(tiny, fraction=0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        ckd.random_split(tiny, test_size=1.5)
+
+
+def test_protocols_refuse_another_dataset():
+    other = ckd.synthetic_movielens(scale=0.002, seed=1)
+    with pytest.raises(ValueError, match="defined on ml-100k"):
+        ckd.rating_protocol(other)
