@@ -31,8 +31,14 @@ def test_site_structure_builds_without_warnings(tmp_path: Path):
     result = build(ROOT, patched, tmp_path / "site")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     html = tmp_path / "site" / "_build" / "html"
+    repo = config["repository"]["url"].removeprefix("https://github.com/").rstrip("/")
+    branch = config["repository"]["branch"]
     for chapter in (ROOT / "notebooks").glob("*.md"):
-        assert (html / "notebooks" / (chapter.stem + ".html")).exists()
+        page = html / "notebooks" / (chapter.stem + ".html")
+        assert page.exists()
+        colab = (f"https://colab.research.google.com/github/{repo}/blob/{branch}/"
+                 f"notebooks/{chapter.stem}.ipynb")
+        assert colab in page.read_text(), f"{page.name} lacks its Colab button"
     assert not (html / "notebooks" / "01_movielens_data.ipynb.html").exists()
 
 
