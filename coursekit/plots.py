@@ -73,3 +73,38 @@ def plot_ratings_per_user(ratings: pd.DataFrame, ax: "Axes | None" = None) -> "A
     ax.set_title("User activity")
     ax.legend()
     return ax
+
+
+def plot_training_curves(
+    history: pd.DataFrame, metric: str = "rmse", ax: "Axes | None" = None, label: str = ""
+) -> "Axes":
+    """Training and validation ``metric`` per epoch, with the best validation epoch marked."""
+    ax = _axes(ax)
+    prefix = f"{label}: " if label else ""
+    ax.plot(history.index, history[metric], marker="o", ms=3, label=f"{prefix}training")
+    val = history[f"val_{metric}"]
+    ax.plot(history.index, val, marker="o", ms=3, label=f"{prefix}validation")
+    best = int(val.idxmin())
+    ax.axvline(best, color="grey", linestyle=":", label=f"{prefix}best epoch ({best})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.upper())
+    ax.legend()
+    return ax
+
+
+def plot_model_comparison(
+    table: pd.DataFrame, metric: str = "RMSE", ax: "Axes | None" = None,
+    reference: float | None = None, reference_label: str = "",
+) -> "Axes":
+    """Horizontal bars of one metric per model, best at the top, values printed."""
+    ax = _axes(ax)
+    ordered = table[metric].astype(float).sort_values(ascending=False)
+    bars = ax.barh(ordered.index, ordered.to_numpy(), color="tab:blue")
+    ax.bar_label(bars, fmt="%.4f", padding=3)
+    low = ordered.min()
+    ax.set_xlim(low - 0.05, ordered.max() + 0.03)
+    if reference is not None:
+        ax.axvline(reference, color="tab:red", linestyle="--", label=reference_label)
+        ax.legend(loc="lower right")
+    ax.set_xlabel(f"{metric} on the test part (lower is better)")
+    return ax

@@ -1,0 +1,29 @@
+"""coursekit.models: every model of the course behind one interface (see ``base``).
+
+Keras models are imported lazily, so that ``import coursekit.models`` stays fast and does not
+load TensorFlow until a Keras model is used.
+"""
+
+from .base import NotFittedError, Popularity, Recommender
+from .baselines import BiasBaseline, GlobalMean
+
+__all__ = [
+    "BiasBaseline", "GlobalMean", "MatrixFactorization", "NeuralCF", "NotFittedError",
+    "Popularity", "Recommender", "SurpriseRecommender",
+]
+
+
+def __getattr__(name: str):
+    if name == "MatrixFactorization":
+        from .mf import MatrixFactorization
+
+        return MatrixFactorization
+    if name == "NeuralCF":
+        from .ncf import NeuralCF
+
+        return NeuralCF
+    if name == "SurpriseRecommender":
+        from .surprise_models import SurpriseRecommender
+
+        return SurpriseRecommender
+    raise AttributeError(f"module 'coursekit.models' has no attribute {name!r}")

@@ -1,0 +1,145 @@
+"""Training Keras 3 rating models behind coursekit's interface (chapters 3 and 4).
+
+A :class:`KerasRecommender` builds a network, trains it with early stopping on a validation
+part of the training data (the number of epochs is a hyper-parameter like any other), and,
+with ``refit=True``, trains a fresh network on training plus validation data for the chosen
+number of epochs, so that no rating the model may learn from is left out.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .base import Recommender
+
+PREDICT_BATCH = 65_536
+
+
+class EpochLine:
+    """A Keras callback that prints one short line per epoch (``verbose=1``)."""
+
+    def __new__(cls, label: str):  # built lazily so that importing coursekit stays light
+        import keras
+
+        class _EpochLine(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                logs = logs or {}
+                parts = [f"{k} {v:.4f}" for k, v in logs.items() if k in
+                         ("rmse", "val_rmse", "loss", "val_loss")]
+                print(f"{label} epoch {epoch + 1:3d}: " + ", ".join(parts))
+
+        return _EpochLine()
+
+
+class KerasRecommender(Recommender):
+    """Base of the Keras models: subclasses provide ``build_network``."""
+
+    center: bool = False  # train on ratings minus the training mean
+
+    def __init__(
+        self,
+        epochs: int = 60,
+        batch_size: int = 128,
+        learning_rate: float = 5e-4,
+        optimizer: Literal["adam", "sgd"] = "adam",
+        momentum: float = 0.9,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        refit: bool = True,
+        seed: int = 0,
+        tensorboard_dir: str | Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.epochs, self.batch_size = epochs, batch_size
+        self.learning_rate, self.optimizer, self.momentum = learning_rate, optimizer, momentum
+        self.patience, self.validation_fraction = patience, validation_fraction
+        self.refit, self.seed = refit, seed
+        self.tensorboard_dir = None if tensorboard_dir is None else str(tensorboard_dir)
+
+    # --- subclasses ------------------------------------------------------------------------
+    def build_network(self, n_users: int, n_items: int):  # -> keras.Model
+        raise NotImplementedError
+
+    # --- training --------------------------------------------------------------------------
+    def _make_optimizer(self):
+        import keras
+
+        if self.optimizer == "adam":
+            return keras.optimizers.Adam(self.learning_rate)
+        if self.optimizer == "sgd":
+            return keras.optimizers.SGD(self.learning_rate, momentum=self.momentum)
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
+
+    def _compiled_network(self):
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        network = self.build_network(len(self.users_), len(self.items_))
+        network.compile(
+            optimizer=self._make_optimizer(), loss="mse",
+            metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+        )
+        return network
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        import keras
+
+        if validation is None:
+            rng = np.random.default_rng(self.seed)
+            held = np.zeros(len(ratings), dtype=bool)
+            held[rng.permutation(len(ratings))[: int(self.validation_fraction * len(ratings))]] = 1
+            validation = (users[held], items[held], ratings[held])
+            users, items, ratings = users[~held], items[~held], ratings[~held]
+        self.offset_ = float(ratings.mean()) if self.center else 0.0
+        x_train, y_train = np.stack([users, items], 1), ratings - self.offset_
+        x_val = np.stack([validation[0], validation[1]], 1)
+        y_val = validation[2] - self.offset_
+
+        callbacks: list = [keras.callbacks.EarlyStopping(
+            monitor="val_rmse", patience=self.patience, restore_best_weights=True)]
+        if self.tensorboard_dir:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
+        if verbose:
+            callbacks.append(EpochLine(self.name))
+        self.network_ = self._compiled_network()
+        fitted = self.network_.fit(
+            x_train, y_train, validation_data=(x_val, y_val), epochs=self.epochs,
+            batch_size=self.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
+        )
+        self.history_ = pd.DataFrame(fitted.history, index=pd.RangeIndex(
+            1, len(fitted.history["loss"]) + 1, name="epoch"))
+        self.best_epoch_ = int(self.history_["val_rmse"].idxmin())
+        self.epochs_trained_ = self.best_epoch_
+        if self.refit:
+            # More data per epoch: keep the number of updates per rating about the same.
+            n_all = len(y_train) + len(y_val)
+            self.epochs_trained_ = math.ceil(self.best_epoch_ * n_all / len(y_train))
+            self.network_ = self._compiled_network()
+            self.network_.fit(
+                np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
+                epochs=self.epochs_trained_, batch_size=self.batch_size, shuffle=True,
+                verbose=0,
+            )
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        x = np.stack([users, items], 1).astype(np.int32)
+        out = [np.asarray(self.network_(x[k:k + PREDICT_BATCH], training=False)).reshape(-1)
+               for k in range(0, len(x), PREDICT_BATCH)]
+        return (np.concatenate(out) if out else np.zeros(0)).astype(np.float32) + self.offset_
+
+    # --- persistence -----------------------------------------------------------------------
+    def _unpicklable(self) -> set[str]:
+        return {"network_"}
+
+    def _save_extra(self, folder: Path) -> None:
+        self.network_.save_weights(folder / "network.weights.h5")
+
+    def _load_extra(self, folder: Path) -> None:
+        self.network_ = self.build_network(len(self.users_), len(self.items_))
+        self.network_(np.zeros((1, 2), dtype=np.int32))  # create the weights
+        self.network_.load_weights(folder / "network.weights.h5")
