@@ -33,7 +33,8 @@ sync: install
 	$(BIN)/jupytext --to ipynb notebooks/*.md
 
 freeze: install
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^coursekit' > requirements.txt
+	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -v '^coursekit'; } > requirements.new && mv requirements.new requirements.txt
 
 clean:
 	rm -rf _build
