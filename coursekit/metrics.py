@@ -63,3 +63,192 @@ def compare(models: dict[str, "Recommender"], ratings: pd.DataFrame) -> pd.DataF
     """One row per model: RMSE, MAE, and the count of cold-start ratings."""
     rows = {name: evaluate_ratings(model, ratings) for name, model in models.items()}
     return pd.DataFrame(rows).T.astype({"ratings": int, "cold-start": int})
+
+
+# --- Top-N lists ----------------------------------------------------------------------------
+# A top-N frame has one row per recommendation: ``user``, ``item``, ``rank`` (1 = best) and
+# optionally ``score``. Held-out frames have ``user`` and ``item`` (and ``rating``).
+
+
+def _check_top_n(top_n: pd.DataFrame) -> None:
+    missing = {"user", "item", "rank"} - set(top_n.columns)
+    if missing:
+        raise ValueError(f"a top-N frame needs the columns user, item, rank; missing {missing}")
+
+
+def _hit_ranks(top_n: pd.DataFrame, held_out: pd.DataFrame) -> np.ndarray:
+    """For each held-out row, the rank at which its item appears in the user's list (0: no)."""
+    _check_top_n(top_n)
+    merged = held_out[["user", "item"]].merge(top_n[["user", "item", "rank"]],
+                                               on=["user", "item"], how="left")
+    return merged["rank"].fillna(0).to_numpy(dtype=np.int64)
+
+
+def hit_rate(top_n: pd.DataFrame, held_out: pd.DataFrame) -> float:
+    """Leave-one-out hit rate: the share of held-out (user, item) pairs found in the user's
+    top-N list. HR@N = hits / |held_out|."""
+    return float(np.mean(_hit_ranks(top_n, held_out) > 0))
+
+
+def cumulative_hit_rate(
+    top_n: pd.DataFrame, held_out: pd.DataFrame, rating_cutoff: float = 4.0
+) -> float:
+    """Hit rate counting only held-out ratings of at least ``rating_cutoff``: does the list
+    contain the films the user *liked*?"""
+    liked = held_out[held_out["rating"] >= rating_cutoff]
+    if liked.empty:
+        raise ValueError(f"no held-out rating reaches the cutoff {rating_cutoff}")
+    return hit_rate(top_n, liked)
+
+
+def average_reciprocal_hit_rank(top_n: pd.DataFrame, held_out: pd.DataFrame) -> float:
+    """ARHR = mean over held-out pairs of 1/rank of the hit (0 for a miss): a hit at the top
+    counts 1, at rank 10 only 0.1."""
+    ranks = _hit_ranks(top_n, held_out)
+    return float(np.mean(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)))
+
+
+def _per_user_hits(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int) -> pd.DataFrame:
+    _check_top_n(top_n)
+    head = top_n[top_n["rank"] <= k]
+    marked = head.merge(relevant[["user", "item"]].assign(hit=1), on=["user", "item"],
+                        how="left").fillna({"hit": 0})
+    n_relevant = relevant.groupby("user").size().rename("n_relevant")
+    return marked.join(n_relevant, on="user")
+
+
+def precision_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+    """Mean over users with relevant items of |top-k ∩ relevant| / k."""
+    hits = _per_user_hits(top_n, relevant, k).groupby("user")["hit"].sum()
+    users = relevant["user"].unique()
+    return float((hits.reindex(users, fill_value=0) / k).mean())
+
+
+def recall_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+    """Mean over users of |top-k ∩ relevant| / |relevant|."""
+    hits = _per_user_hits(top_n, relevant, k).groupby("user")["hit"].sum()
+    n_relevant = relevant.groupby("user").size()
+    return float((hits.reindex(n_relevant.index, fill_value=0) / n_relevant).mean())
+
+
+def ndcg_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+    """Normalised discounted cumulative gain with binary relevance:
+    DCG = sum over hits of 1 / log2(rank + 1); NDCG = DCG / DCG of a perfect list."""
+    marked = _per_user_hits(top_n, relevant, k)
+    dcg = (marked["hit"] / np.log2(marked["rank"] + 1)).groupby(marked["user"]).sum()
+    n_relevant = relevant.groupby("user").size()
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    ideal = discounts[np.minimum(n_relevant.to_numpy(), k) - 1]
+    return float((dcg.reindex(n_relevant.index, fill_value=0) / ideal).mean())
+
+
+def map_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+    """Mean average precision: per user, the mean of precision@rank over the ranks of hits,
+    divided by min(|relevant|, k); then the mean over users."""
+    marked = _per_user_hits(top_n, relevant, k).sort_values(["user", "rank"])
+    marked["hits_so_far"] = marked.groupby("user")["hit"].cumsum()
+    marked["precision"] = marked["hits_so_far"] / marked["rank"] * marked["hit"]
+    total = marked.groupby("user")["precision"].sum()
+    n_relevant = relevant.groupby("user").size()
+    return float((total.reindex(n_relevant.index, fill_value=0)
+                  / np.minimum(n_relevant, k)).mean())
+
+
+def catalog_coverage(top_n: pd.DataFrame, n_items: int) -> float:
+    """Share of the catalogue (``n_items`` items) recommended to at least one user."""
+    if n_items <= 0:
+        raise ValueError("n_items must be positive")
+    return float(top_n["item"].nunique() / n_items)
+
+
+def user_coverage(
+    top_n: pd.DataFrame, users: "np.ndarray | pd.Series | list", min_score: float | None = None
+) -> float:
+    """Share of ``users`` who get at least one recommendation (with a score of at least
+    ``min_score``, when given: a recommendation the model itself believes in)."""
+    listed = top_n if min_score is None else top_n[top_n["score"] >= min_score]
+    users = pd.unique(np.asarray(users))
+    if users.size == 0:
+        raise ValueError("no users given")
+    return float(np.isin(users, listed["user"].unique()).mean())
+
+
+def _similarity_lookup(
+    item_vectors: pd.DataFrame | None, similarity: pd.DataFrame | None
+) -> tuple[pd.Index, np.ndarray]:
+    if (item_vectors is None) == (similarity is None):
+        raise ValueError("give exactly one of item_vectors (cosine) or similarity (a matrix)")
+    if similarity is not None:
+        return similarity.index, similarity.to_numpy(dtype=np.float64)
+    vectors = item_vectors.to_numpy(dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms == 0, 1.0, norms)
+    return item_vectors.index, unit  # cosine is computed per list from unit vectors
+
+
+def intra_list_similarity(
+    top_n: pd.DataFrame,
+    item_vectors: pd.DataFrame | None = None,
+    similarity: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Per user, the mean similarity over all pairs of *different* positions in the list.
+
+    Similarity is the cosine of item vectors (``item_vectors``, indexed by item id) or read
+    from a square ``similarity`` frame indexed by item id on both axes.
+    """
+    _check_top_n(top_n)
+    index, table = _similarity_lookup(item_vectors, similarity)
+    positions = index.get_indexer(top_n["item"])
+    if (positions < 0).any():
+        missing = top_n["item"][positions < 0].unique()[:5].tolist()
+        raise KeyError(f"no vector or similarity for item(s) {missing}")
+    result = {}
+    frame = pd.DataFrame({"user": top_n["user"].to_numpy(), "pos": positions})
+    for user, group in frame.groupby("user", sort=True):
+        idx = group["pos"].to_numpy()
+        if idx.size < 2:
+            continue
+        if similarity is not None:
+            block = table[np.ix_(idx, idx)]
+        else:
+            block = table[idx] @ table[idx].T
+        off_diagonal = block[~np.eye(idx.size, dtype=bool)]
+        result[user] = float(off_diagonal.mean())
+    return pd.Series(result, name="similarity", dtype=np.float64)
+
+
+def diversity(
+    top_n: pd.DataFrame,
+    item_vectors: pd.DataFrame | None = None,
+    similarity: pd.DataFrame | None = None,
+) -> float:
+    """Diversity = 1 - mean pairwise similarity inside each top-N list, averaged over users.
+
+    Self-pairs (an item with itself) are excluded: they would add a similarity of 1 to every
+    list. A list of identical items has diversity 0; with cosine similarity, diversity lies
+    in [0, 2].
+    """
+    return float(1.0 - intra_list_similarity(top_n, item_vectors, similarity).mean())
+
+
+def popularity_ranks(ratings: pd.DataFrame) -> pd.Series:
+    """Rank of each item by number of ratings: 1 = the most rated (ties share the best rank)."""
+    counts = ratings.groupby("item").size()
+    return counts.rank(ascending=False, method="min").astype(np.int64).rename("popularity rank")
+
+
+def novelty_rank(top_n: pd.DataFrame, ratings: pd.DataFrame) -> float:
+    """Mean popularity rank of the recommended items (the seed notebooks' novelty): higher
+    means less popular, more novel. Items never rated rank after all rated ones."""
+    ranks = popularity_ranks(ratings)
+    worst = len(ranks) + 1
+    return float(top_n["item"].map(ranks).fillna(worst).mean())
+
+
+def novelty_self_information(top_n: pd.DataFrame, ratings: pd.DataFrame) -> float:
+    """Mean self-information -log2 p(i) of recommended items, with p(i) the share of users
+    who rated item i (Castells et al.): a film everyone rated carries 0 bits of surprise."""
+    n_users = ratings["user"].nunique()
+    p = ratings.groupby("item")["user"].nunique() / n_users
+    probabilities = top_n["item"].map(p).fillna(1.0 / (n_users + 1))
+    return float(np.mean(-np.log2(probabilities)))

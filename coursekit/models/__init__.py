@@ -5,11 +5,11 @@ load TensorFlow until a Keras model is used.
 """
 
 from .base import NotFittedError, Popularity, Recommender
-from .baselines import BiasBaseline, GlobalMean
+from .baselines import BiasBaseline, GlobalMean, MostPopular
 
 __all__ = [
-    "BiasBaseline", "GlobalMean", "MatrixFactorization", "NeuralCF", "NotFittedError",
-    "Popularity", "Recommender", "SurpriseRecommender",
+    "BiasBaseline", "GlobalMean", "MatrixFactorization", "MostPopular", "NeuralCF",
+    "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
 ]
 
 

@@ -72,6 +72,7 @@ class Recommender:
     """Base class: subclasses implement ``_fit`` and ``_predict_known`` on encoded indices."""
 
     name: ClassVar[str] = "model"
+    scores_are_ratings: ClassVar[bool] = True  # recommendation scores shown on the rating scale
 
     def __init__(self) -> None:
         self.fitted_ = False
@@ -84,6 +85,10 @@ class Recommender:
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Raw scores for index pairs whose user and item were both seen in training."""
         raise NotImplementedError
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores that order recommendations (higher first); predicted ratings by default."""
+        return self._predict_known(users, items)
 
     def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores where the user or the item (index -1) is unknown: the global mean."""
@@ -164,7 +169,7 @@ class Recommender:
     def score_items(self, user_index: int) -> np.ndarray:
         """Scores of every known item for one encoded user (higher is better)."""
         items = np.arange(len(self.items_))
-        return self._predict_known(np.full(items.size, user_index), items)
+        return self._rank_scores(np.full(items.size, user_index), items)
 
     def recommend(self, user: int, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """The ``n`` best items for a raw user id: ``item``, ``title``, ``score``.
@@ -188,8 +193,62 @@ class Recommender:
         n = min(n, int(np.isfinite(scores).sum()))
         best = np.argpartition(-scores, n - 1)[:n] if n else np.array([], dtype=int)
         best = best[np.argsort(-scores[best], kind="stable")]
-        clipped = np.clip(scores[best], *self.rating_scale)
-        return self._table(self.items_.decode(best), clipped, self.name)
+        return self._table(self.items_.decode(best), self._shown(scores[best]), self.name)
+
+    def recommend_all(
+        self, n: int = 10, users: Any = None, exclude_seen: bool = True, batch_users: int = 128
+    ) -> pd.DataFrame:
+        """Top-``n`` lists for many users at once: a frame of ``user, item, rank, score``.
+
+        ``users`` defaults to every user seen in training. Users are scored in batches of
+        ``batch_users`` (every item for each), so all 943 users of ml-100k take seconds.
+        Users the model never saw get the popularity list.
+        """
+        self._check_fitted()
+        raw = self.users_.ids_ if users is None else np.asarray(users)
+        encoded = self.users_.encode(raw, unknown="mask")
+        n_items = len(self.items_)
+        n = min(n, n_items)
+        all_items = np.arange(n_items)
+        frames = []
+        known = np.flatnonzero(encoded >= 0)
+        for start in range(0, known.size, batch_users):
+            rows = known[start:start + batch_users]
+            u = encoded[rows]
+            scores = np.asarray(self._rank_scores(np.repeat(u, n_items),
+                                                    np.tile(all_items, u.size)),
+                                dtype=np.float64).reshape(u.size, n_items)
+            if exclude_seen:
+                seen = self.seen_[u]
+                scores[np.repeat(np.arange(u.size), np.diff(seen.indptr)), seen.indices] = -np.inf
+            best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            order = np.argsort(-np.take_along_axis(scores, best, 1), axis=1, kind="stable")
+            best = np.take_along_axis(best, order, 1)
+            top_scores = np.take_along_axis(scores, best, 1)
+            frames.append(pd.DataFrame({
+                "user": np.repeat(raw[rows], n),
+                "item": self.items_.decode(best.ravel()),
+                "rank": np.tile(np.arange(1, n + 1), u.size),
+                "score": self._shown(top_scores.ravel()),
+            }))
+        cold = np.flatnonzero(encoded < 0)
+        if cold.size:
+            top = self.popularity_.highest_rated(n)
+            frames.append(pd.DataFrame({
+                "user": np.repeat(raw[cold], len(top)),
+                "item": np.tile(top["item"].to_numpy(), cold.size),
+                "rank": np.tile(np.arange(1, len(top) + 1), cold.size),
+                "score": np.tile(top["mean"].to_numpy(), cold.size),
+            }))
+        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["user", "item", "rank", "score"])
+        result = result[np.isfinite(result["score"])]
+        return result.sort_values(["user", "rank"], kind="stable").reset_index(drop=True)
+
+    def _shown(self, scores: np.ndarray) -> np.ndarray:
+        """Scores as shown to people: predicted ratings are clipped to the scale (after the
+        ranking was decided on the raw scores)."""
+        return np.clip(scores, *self.rating_scale) if self.scores_are_ratings else scores
 
     def _table(self, items: np.ndarray, scores: np.ndarray, source: str) -> pd.DataFrame:
         titles = [self.titles_.get(int(i), "?") for i in items]

@@ -65,3 +65,21 @@ def _shrunk_mean(total: np.ndarray, count: np.ndarray, reg: float) -> np.ndarray
     denominator = reg + count
     return np.divide(total, denominator, out=np.zeros_like(total, dtype=np.float64),
                      where=denominator > 0)
+
+
+class MostPopular(BiasBaseline):
+    """Recommends the most-rated items to everybody; predicts ratings like BiasBaseline.
+
+    The classic top-N baseline: on the TOPN protocol it is surprisingly hard to beat, because
+    the film a user watches next is often a popular one.
+    """
+
+    name = "most popular"
+    scores_are_ratings = False  # its scores are numbers of ratings
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        super()._fit(users, items, ratings, validation, verbose)
+        self.item_count_ = np.bincount(items, minlength=len(self.items_)).astype(np.float64)
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.item_count_[items]

@@ -1,0 +1,58 @@
+"""The quality the rating chapters promise, on the RATING protocol (slow: real training).
+
+Thresholds carry a small margin for platform-to-platform numerical differences.
+"""
+
+from __future__ import annotations
+
+import pytest
+import surprise
+
+from coursekit import data as ckd
+from coursekit.metrics import evaluate_ratings
+from coursekit.models import MatrixFactorization, NeuralCF, SurpriseRecommender
+
+MARGIN = 0.002
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def splits(ml100k):
+    return {seed: ckd.random_split(ml100k.ratings, 0.2, seed, dataset=ml100k) for seed in (42, 7)}
+
+
+@pytest.fixture(scope="module")
+def svd_rmse(splits):
+    svd = SurpriseRecommender(surprise.SVD(random_state=0)).fit(splits[42])
+    return evaluate_ratings(svd, splits[42].test)["RMSE"]
+
+
+@pytest.fixture(scope="module")
+def mf_rmse(splits):
+    return {seed: evaluate_ratings(MatrixFactorization(seed=0).fit(split), split.test)["RMSE"]
+            for seed, split in splits.items()}
+
+
+@pytest.fixture(scope="module")
+def ncf_rmse(splits):
+    return {seed: evaluate_ratings(NeuralCF(seed=0).fit(split), split.test)["RMSE"]
+            for seed, split in splits.items()}
+
+
+def test_matrix_factorization_reaches_0_905_and_beats_surprise_svd(mf_rmse, svd_rmse):
+    print(f"MF RMSE {mf_rmse[42]:.4f}, Surprise SVD {svd_rmse:.4f}")
+    assert mf_rmse[42] <= 0.905 + MARGIN
+    assert mf_rmse[42] < svd_rmse
+
+
+def test_neural_cf_reaches_0_925_and_beats_surprise_svd(ncf_rmse, svd_rmse):
+    print(f"NCF RMSE {ncf_rmse[42]:.4f}, Surprise SVD {svd_rmse:.4f}")
+    assert ncf_rmse[42] <= 0.925 + MARGIN
+    assert ncf_rmse[42] < svd_rmse
+
+
+@pytest.mark.parametrize("model", ["mf", "ncf"])
+def test_quality_holds_on_a_split_with_another_seed(model, mf_rmse, ncf_rmse):
+    scores = {"mf": mf_rmse, "ncf": ncf_rmse}[model]
+    print(f"{model}: seed 42 {scores[42]:.4f}, seed 7 {scores[7]:.4f}")
+    assert abs(scores[7] - scores[42]) <= 0.01
