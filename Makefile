@@ -26,7 +26,8 @@ book: install
 ## chapter executed once by nbval.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider \
+	  -n 2 --dist loadfile
 
 ## Re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
 sync: install
