@@ -1,0 +1,301 @@
+"""Retrieval and ranking with TensorFlow Recommenders (chapter 7).
+
+TensorFlow Recommenders 0.7 is built on Keras 2 (the ``tf-keras`` package), while the rest of
+the course uses Keras 3. TensorFlow picks the Keras behind ``tf.keras`` the first time
+``tf.keras`` is used, from the environment variable ``TF_USE_LEGACY_KERAS``. Importing this
+module sets that variable first; if ``tf.keras`` was already bound to Keras 3 in this Python
+process, it raises :class:`KerasVersionError` with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+
+class KerasVersionError(ImportError):
+    """TensorFlow's ``tf.keras`` is Keras 3 in this process, so TFRS cannot run here."""
+
+
+def _check_keras() -> None:
+    import tensorflow as tf
+
+    name = tf.keras.__name__
+    if not name.startswith("tf_keras"):
+        raise KerasVersionError(
+            "TensorFlow Recommenders needs Keras 2 (tf-keras), but tf.keras is already Keras 3 "
+            f"in this Python process ({name}): something used tf.keras before coursekit.tfrs "
+            "was imported. Restart the runtime (in Colab: Runtime > Restart session), then run "
+            "`import coursekit.tfrs` before anything else that uses TensorFlow."
+        )
+
+
+_check_keras()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_recommenders as tfrs  # noqa: E402
+
+from coursekit.data.splits import Split  # noqa: E402
+from coursekit.models.base import Popularity, Recommender  # noqa: E402
+
+KS = (1, 5, 10, 50, 100)
+
+
+def _strings(values: "pd.Series | np.ndarray") -> np.ndarray:
+    return np.asarray(values).astype(np.int64).astype(str)
+
+
+class QueryTower(tf.keras.Model):
+    """User id -> StringLookup -> Embedding, with a constant 1 appended (it multiplies the
+    candidate tower's item bias in the dot product)."""
+
+    def __init__(self, user_ids: np.ndarray, dim: int, l2: float) -> None:
+        super().__init__()
+        self.lookup = tf.keras.layers.StringLookup(vocabulary=user_ids, mask_token=None)
+        self.embedding = tf.keras.layers.Embedding(
+            len(user_ids) + 1, dim, embeddings_regularizer=tf.keras.regularizers.l2(l2))
+
+    def call(self, users):
+        vectors = self.embedding(self.lookup(users))
+        return tf.concat([vectors, tf.ones_like(vectors[:, :1])], axis=1)
+
+
+class CandidateTower(tf.keras.Model):
+    """Movie id -> StringLookup -> Embedding, with a learned per-movie bias appended."""
+
+    def __init__(self, item_ids: np.ndarray, dim: int, l2: float) -> None:
+        super().__init__()
+        self.lookup = tf.keras.layers.StringLookup(vocabulary=item_ids, mask_token=None)
+        self.embedding = tf.keras.layers.Embedding(
+            len(item_ids) + 1, dim, embeddings_regularizer=tf.keras.regularizers.l2(l2))
+        self.bias = tf.keras.layers.Embedding(len(item_ids) + 1, 1, embeddings_initializer="zeros")
+
+    def call(self, items):
+        index = self.lookup(items)
+        return tf.concat([self.embedding(index), self.bias(index)], axis=1)
+
+
+class TwoTowerModel(tfrs.Model):
+    """Two towers and a Retrieval task; top-K metrics are computed in evaluation only."""
+
+    def __init__(self, user_ids: np.ndarray, item_ids: np.ndarray, dim: int, l2: float) -> None:
+        super().__init__()
+        self.query_tower = QueryTower(user_ids, dim, l2)
+        self.candidate_tower = CandidateTower(item_ids, dim, l2)
+        candidates = tf.data.Dataset.from_tensor_slices(item_ids).batch(1024)
+        self.task = tfrs.tasks.Retrieval(metrics=tfrs.metrics.FactorizedTopK(
+            candidates=candidates.map(self.candidate_tower), ks=KS))
+
+    def compute_loss(self, features, training=False):
+        return self.task(self.query_tower(features["user"]),
+                         self.candidate_tower(features["item"]),
+                         compute_metrics=not training)
+
+
+def _interactions(frame: pd.DataFrame) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensor_slices(
+        {"user": _strings(frame["user"]), "item": _strings(frame["item"])})
+
+
+class RetrievalRecommender(Recommender):
+    """A two-tower retrieval model behind coursekit's interface.
+
+    Trained on implicit feedback (which films a user rated, not how), with in-batch softmax:
+    each batch's other films are the negatives. ``recommend`` queries a BruteForce index;
+    users it never saw get the popularity list.
+
+    The defaults were chosen on a validation part (10%) of the RETRIEVAL training data: its
+    top-100 accuracy peaked after 3 epochs (0.295) and was flat to 5; 4 epochs on all the
+    training data keeps the number of updates per interaction about the same.
+    """
+
+    name = "two-tower retrieval"
+    scores_are_ratings = False
+
+    def __init__(self, dim: int = 64, l2: float = 0.4, epochs: int = 4,
+                 batch_size: int = 8192, learning_rate: float = 0.1, seed: int = 0) -> None:
+        super().__init__()
+        self.dim, self.l2, self.epochs = dim, l2, epochs
+        self.batch_size, self.learning_rate, self.seed = batch_size, learning_rate, seed
+
+    def fit(self, split: Split, verbose: int = 0) -> "RetrievalRecommender":
+        super().fit(split, verbose)
+        return self
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        tf.keras.utils.set_random_seed(self.seed)
+        self.user_ids_ = _strings(self.users_.ids_)
+        self.item_ids_ = _strings(self.items_.ids_)
+        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.dim, self.l2)
+        self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
+        train = pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items]})
+        data = (_interactions(train)
+                .shuffle(len(train), seed=self.seed, reshuffle_each_iteration=True)
+                .batch(self.batch_size).cache())
+        history = self.model_.fit(data, epochs=self.epochs, verbose=verbose)
+        self.history_ = pd.DataFrame(history.history)
+        self._build_index()
+
+    def _build_index(self) -> None:
+        self.item_vectors_ = self.model_.candidate_tower(tf.constant(self.item_ids_)).numpy()
+        self.index_ = tfrs.layers.factorized_top_k.BruteForce(self.model_.query_tower, k=100)
+        self.index_.index(tf.constant(self.item_vectors_), tf.constant(self.item_ids_))
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        queries = self.model_.query_tower(tf.constant(self.user_ids_[users])).numpy()
+        return np.einsum("ij,ij->i", queries, self.item_vectors_[items])
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._rank_scores(users, items).astype(np.float32)
+
+    def evaluate_retrieval(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Factorized top-K categorical accuracy on (user, item) pairs, as the TFRS tutorials
+        report it (every film is a candidate, seen ones included)."""
+        result = self.model_.evaluate(_interactions(frame).batch(4096), return_dict=True,
+                                      verbose=0)
+        return {f"top-{k}": float(result[f"factorized_top_k/top_{k}_categorical_accuracy"])
+                for k in KS}
+
+    def query_index(self, user: int, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        """The BruteForce index's answer for one user: ``k`` films, seen ones excluded."""
+        if user not in self.users_:
+            return self.recommend(user, n=k)  # the popularity fallback, with its warning
+        query = tf.constant([str(int(user))])
+        if exclude_seen:
+            seen = self.items_.ids_[self.seen_[self.users_.encode([user])[0]].indices]
+            scores, ids = self.index_.query_with_exclusions(
+                query, tf.constant([_strings(seen)]), k=k)
+        else:
+            scores, ids = self.index_(query, k=k)
+        items = ids.numpy()[0].astype(np.int64)
+        return self._table(items, scores.numpy()[0], "BruteForce index")
+
+    def similar_items(self, item: int, k: int = 10) -> pd.DataFrame:
+        """Films whose candidate vectors are closest (by cosine) to ``item``'s."""
+        position = int(self.items_.encode([item])[0])
+        vectors = self.item_vectors_[:, :-1]  # leave the bias out of "similar"
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        similarity = unit @ unit[position]
+        similarity[position] = -np.inf
+        best = np.argsort(-similarity)[:k]
+        return self._table(self.items_.decode(best), similarity[best], "movie to movies")
+
+    def _unpicklable(self) -> set[str]:
+        return {"model_", "index_"}
+
+    def _save_extra(self, folder) -> None:
+        tf.saved_model.save(self.index_, str(folder / "index"))
+        self.model_.save_weights(str(folder / "towers" / "weights"))
+
+    def _load_extra(self, folder) -> None:
+        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.dim, self.l2)
+        self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
+        self.model_.load_weights(str(folder / "towers" / "weights")).expect_partial()
+        self._build_index()
+
+
+def load_index(folder) -> tf.Module:
+    """The saved BruteForce index alone: call it with user ids as strings, get (scores, ids)."""
+    return tf.saved_model.load(str(folder))
+
+
+class RankingModel(tfrs.models.Model):
+    """Seed 003's explicit-rating ranking model: user and movie towers, concatenated, into an
+    MLP that predicts the rating; trained with a Ranking task (mean squared error)."""
+
+    def __init__(self, user_ids: np.ndarray, item_ids: np.ndarray, dim: int = 32,
+                 hidden: tuple[int, ...] = (256, 64), offset: float = 0.0) -> None:
+        super().__init__()
+        self.user_tower = tf.keras.Sequential([
+            tf.keras.layers.StringLookup(vocabulary=user_ids, mask_token=None),
+            tf.keras.layers.Embedding(len(user_ids) + 1, dim)])
+        self.item_tower = tf.keras.Sequential([
+            tf.keras.layers.StringLookup(vocabulary=item_ids, mask_token=None),
+            tf.keras.layers.Embedding(len(item_ids) + 1, dim)])
+        self.mlp = tf.keras.Sequential(
+            [tf.keras.layers.Dense(width, activation="relu") for width in hidden]
+            + [tf.keras.layers.Dense(1)])
+        self.offset = offset
+        self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.MeanSquaredError(),
+                                       metrics=[tf.keras.metrics.RootMeanSquaredError()])
+
+    def call(self, features):
+        joined = tf.concat([self.user_tower(features["user"]),
+                            self.item_tower(features["item"])], axis=1)
+        return self.mlp(joined) + self.offset
+
+    def compute_loss(self, features, training=False):
+        return self.task(labels=features["rating"], predictions=self(features))
+
+
+class RankingRecommender(Recommender):
+    """The ranking model behind coursekit's interface, for the RATING protocol.
+
+    The number of epochs is chosen by early stopping on 10% of the training ratings; the
+    model is then trained again on all of them for that many epochs.
+    """
+
+    name = "TFRS ranking"
+
+    def __init__(self, dim: int = 32, max_epochs: int = 30, batch_size: int = 256,
+                 learning_rate: float = 3e-4, patience: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        self.dim, self.max_epochs, self.batch_size = dim, max_epochs, batch_size
+        self.learning_rate, self.patience, self.seed = learning_rate, patience, seed
+
+    def _network(self, offset: float) -> RankingModel:
+        tf.keras.utils.set_random_seed(self.seed)
+        model = RankingModel(self.user_ids_, self.item_ids_, self.dim, offset=offset)
+        model.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate))
+        return model
+
+    def _data(self, users, items, ratings, shuffle: bool) -> tf.data.Dataset:
+        data = tf.data.Dataset.from_tensor_slices({
+            "user": self.user_ids_[users], "item": self.item_ids_[items],
+            "rating": ratings.astype(np.float32)})
+        if shuffle:
+            data = data.shuffle(len(ratings), seed=self.seed, reshuffle_each_iteration=True)
+        return data.batch(self.batch_size).cache()
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        self.user_ids_ = _strings(self.users_.ids_)
+        self.item_ids_ = _strings(self.items_.ids_)
+        held = np.zeros(len(ratings), dtype=bool)
+        rng = np.random.default_rng(self.seed)
+        held[rng.permutation(len(ratings))[: len(ratings) // 10]] = True
+        offset = float(ratings.mean())
+        model = self._network(offset)
+        stop = tf.keras.callbacks.EarlyStopping(monitor="val_root_mean_squared_error",
+                                                patience=self.patience)
+        history = model.fit(self._data(users[~held], items[~held], ratings[~held], True),
+                            validation_data=self._data(users[held], items[held],
+                                                       ratings[held], False),
+                            epochs=self.max_epochs, callbacks=[stop], verbose=verbose)
+        self.history_ = pd.DataFrame(history.history)
+        self.history_.index = pd.RangeIndex(1, len(self.history_) + 1, name="epoch")
+        self.best_epoch_ = int(self.history_["val_root_mean_squared_error"].idxmin())
+        self.model_ = self._network(offset)
+        self.model_.fit(self._data(users, items, ratings, True), epochs=self.best_epoch_,
+                        verbose=verbose)
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        out = self.model_({"user": tf.constant(self.user_ids_[users]),
+                           "item": tf.constant(self.item_ids_[items])})
+        return out.numpy().reshape(-1).astype(np.float32)
+
+    def _unpicklable(self) -> set[str]:
+        return {"model_"}
+
+
+def popularity_lists(split: Split) -> Popularity:
+    """Chapter 2's popularity lists on a split's training data (the cold-start answer)."""
+    return Popularity().fit(split.train)
+
+
+__all__ = [
+    "KerasVersionError", "RankingRecommender", "RetrievalRecommender", "TwoTowerModel",
+    "load_index", "popularity_lists",
+]
