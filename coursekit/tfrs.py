@@ -39,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_recommenders as tfrs  # noqa: E402
 
 from coursekit.data.splits import Split  # noqa: E402
+from coursekit.errors import UnknownIdError  # noqa: E402
 from coursekit.models.base import Popularity, Recommender  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
@@ -143,6 +144,15 @@ class RetrievalRecommender(Recommender):
         self.item_vectors_ = self.model_.candidate_tower(tf.constant(self.item_ids_)).numpy()
         self.index_ = tfrs.layers.factorized_top_k.BruteForce(self.model_.query_tower, k=100)
         self.index_.index(tf.constant(self.item_vectors_), tf.constant(self.item_ids_))
+        # Film to films: a second index whose queries are films. Both sides are the film's
+        # embedding without its bias, scaled to length 1, so the score is a cosine.
+        tower = self.model_.candidate_tower
+        film_query = tf.keras.Sequential([
+            tower.lookup, tower.embedding,
+            tf.keras.layers.Lambda(lambda v: tf.math.l2_normalize(v, axis=1))])
+        unit = tf.math.l2_normalize(self.item_vectors_[:, :-1], axis=1)
+        self.item_index_ = tfrs.layers.factorized_top_k.BruteForce(film_query, k=100)
+        self.item_index_.index(unit, tf.constant(self.item_ids_))
 
     def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         queries = self.model_.query_tower(tf.constant(self.user_ids_[users])).numpy()
@@ -174,17 +184,17 @@ class RetrievalRecommender(Recommender):
         return self._table(items, scores.numpy()[0], "BruteForce index")
 
     def similar_items(self, item: int, k: int = 10) -> pd.DataFrame:
-        """Films whose candidate vectors are closest (by cosine) to ``item``'s."""
-        position = int(self.items_.encode([item])[0])
-        vectors = self.item_vectors_[:, :-1]  # leave the bias out of "similar"
-        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        similarity = unit @ unit[position]
-        similarity[position] = -np.inf
-        best = np.argsort(-similarity)[:k]
-        return self._table(self.items_.decode(best), similarity[best], "movie to movies")
+        """Films closest to ``item`` (cosine of film embeddings), from the film-to-films
+        BruteForce index; the film itself is left out."""
+        if item not in self.items_:
+            raise UnknownIdError(f"Film {item} was not in the training data; it has no vector.")
+        scores, ids = self.item_index_.query_with_exclusions(
+            tf.constant([str(int(item))]), tf.constant([[str(int(item))]]), k=k)
+        return self._table(ids.numpy()[0].astype(np.int64), scores.numpy()[0],
+                           "film to films")
 
     def _unpicklable(self) -> set[str]:
-        return {"model_", "index_"}
+        return {"model_", "index_", "item_index_"}
 
     def _save_extra(self, folder) -> None:
         tf.saved_model.save(self.index_, str(folder / "index"))

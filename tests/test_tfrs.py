@@ -61,6 +61,9 @@ out["reloaded_same"] = (Recommender.load(folder).query_index(42, 10)["item"].tol
                         == model.query_index(42, 10)["item"].tolist())
 seen = set(split.train.loc[split.train["user"] == 42, "item"])
 out["excludes_seen"] = not (set(model.query_index(42, 50)["item"]) & seen)
+similar = model.similar_items(50, 10)
+out["similar_ok"] = (50 not in similar["item"].tolist() and len(similar) == 10
+                     and similar["score"].is_monotonic_decreasing)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     cold = model.recommend(99_999, n=5)
@@ -102,5 +105,5 @@ def test_ranking_model_rmse_reaches_0_94(quality):
 
 @pytest.mark.slow
 def test_index_reloads_excludes_seen_and_cold_start_falls_back(quality):
-    assert quality["reloaded_same"] and quality["excludes_seen"]
+    assert quality["reloaded_same"] and quality["excludes_seen"] and quality["similar_ok"]
     assert quality["cold_start_popularity"]
