@@ -38,6 +38,9 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_recommenders as tfrs  # noqa: E402
 
+# TensorFlow logs INFO lines (such as "Assets written to ...") to stdout in notebooks.
+tf.get_logger().setLevel("WARNING")
+
 from coursekit.data.splits import Split  # noqa: E402
 from coursekit.errors import UnknownIdError  # noqa: E402
 from coursekit.models.base import Popularity, Recommender  # noqa: E402
