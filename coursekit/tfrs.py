@@ -38,8 +38,9 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_recommenders as tfrs  # noqa: E402
 
-# TensorFlow logs INFO lines (such as "Assets written to ...") to stdout in notebooks.
-tf.get_logger().setLevel("WARNING")
+# TensorFlow logs INFO and WARNING lines about saving (such as "Assets written to ...") to
+# stdout in notebooks; they say nothing a student can act on.
+tf.get_logger().setLevel("ERROR")
 
 from coursekit.data.splits import Split  # noqa: E402
 from coursekit.errors import UnknownIdError  # noqa: E402
