@@ -18,9 +18,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+# The execution cache is keyed on each chapter's own code; when coursekit or the pinned
+# environment changes, every chapter must run again, so the cache is dropped.
+CODE_HASH = $(shell cat pyproject.toml requirements.txt $$(find coursekit -name '*.py' | sort) \
+	| sha256sum | cut -c1-16)
+
 ## Build the site into _build/html, executing every chapter (cached per chapter).
 book: install
+	@if [ "$$(cat _build/.code-hash 2>/dev/null)" != "$(CODE_HASH)" ]; then \
+	  echo "coursekit or the environment changed: executing every chapter again"; \
+	  rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/jupyter_execute; fi
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
+	@echo "$(CODE_HASH)" > _build/.code-hash
 
 ## Every test: lint, unit tests, the chapters' form and the site's structure, and every
 ## chapter executed once by nbval.
