@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-# Quiet TensorFlow's C++ start-up log (oneDNN and CUDA notices) for every chapter that imports
-# coursekit first. A value the user set is kept.
+# Turn down TensorFlow's C++ logging for every chapter that imports coursekit first. (The
+# start-up notices printed before absl's logging is set up only obey the variable when it is
+# set before Python starts, as the Makefile does.) A value the user set is kept.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import errors  # noqa: E402

@@ -16,6 +16,7 @@ import pandas as pd
 from coursekit import metrics
 from coursekit.data import load_movielens, rating_protocol
 from coursekit.data.movielens import MovieLens
+from coursekit.topn import item_vectors_of
 
 TOP_N = 10
 MAP_FILMS = 30
@@ -42,9 +43,8 @@ def prepare(model=None, seed: int = 0) -> AssignmentSetup:
         from coursekit.models import MatrixFactorization
 
         model = MatrixFactorization(seed=seed).fit(split)
-    top10 = model.recommend_all(n=TOP_N)
-    vectors = pd.DataFrame(model.embeddings()[1], index=pd.Index(model.items_.ids_, name="item"))
-    return AssignmentSetup(movielens, split.train, top10, vectors)
+    return AssignmentSetup(movielens, split.train, model.recommend_all(n=TOP_N),
+                           item_vectors_of(model))
 
 
 # --- expected answers and the usual mistakes --------------------------------------------
@@ -104,6 +104,10 @@ def _close(value: float, target: float) -> bool:
 
 
 def _as_number(value: object, task: str) -> float | None:
+    """The student's answer as a finite number, or None after printing TODO or FAIL."""
+    if value is None:
+        _not_done(task)
+        return None
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -120,8 +124,6 @@ def check_diversity(setup: AssignmentSetup, value: float | None) -> bool:
     """Task 1a: the mean over users of 1 - (mean cosine similarity of the pairs of different
     films in the user's top-10)."""
     task = "Task 1a, diversity"
-    if value is None:
-        return _not_done(task)
     number = _as_number(value, task)
     if number is None:
         return False
@@ -145,8 +147,6 @@ def check_novelty(setup: AssignmentSetup, value: float | None) -> bool:
     """Task 1b: the mean popularity rank (1 = the film with most training ratings) of all
     recommended films."""
     task = "Task 1b, novelty"
-    if value is None:
-        return _not_done(task)
     number = _as_number(value, task)
     if number is None:
         return False

@@ -42,9 +42,8 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 # stdout in notebooks; they say nothing a student can act on.
 tf.get_logger().setLevel("ERROR")
 
-from coursekit.data.splits import Split  # noqa: E402
 from coursekit.errors import UnknownIdError  # noqa: E402
-from coursekit.models.base import Popularity, Recommender  # noqa: E402
+from coursekit.models.base import Recommender, holdout_mask  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
 
@@ -125,10 +124,6 @@ class RetrievalRecommender(Recommender):
         super().__init__()
         self.dim, self.l2, self.epochs = dim, l2, epochs
         self.batch_size, self.learning_rate, self.seed = batch_size, learning_rate, seed
-
-    def fit(self, split: Split, verbose: int = 0) -> "RetrievalRecommender":
-        super().fit(split, verbose)
-        return self
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         tf.keras.utils.set_random_seed(self.seed)
@@ -277,9 +272,7 @@ class RankingRecommender(Recommender):
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         self.user_ids_ = _strings(self.users_.ids_)
         self.item_ids_ = _strings(self.items_.ids_)
-        held = np.zeros(len(ratings), dtype=bool)
-        rng = np.random.default_rng(self.seed)
-        held[rng.permutation(len(ratings))[: len(ratings) // 10]] = True
+        held = holdout_mask(len(ratings), 0.1, self.seed)
         offset = float(ratings.mean())
         model = self._network(offset)
         stop = tf.keras.callbacks.EarlyStopping(monitor="val_root_mean_squared_error",
@@ -304,12 +297,7 @@ class RankingRecommender(Recommender):
         return {"model_"}
 
 
-def popularity_lists(split: Split) -> Popularity:
-    """Chapter 2's popularity lists on a split's training data (the cold-start answer)."""
-    return Popularity().fit(split.train)
-
-
 __all__ = [
     "KerasVersionError", "RankingRecommender", "RetrievalRecommender", "TwoTowerModel",
-    "load_index", "popularity_lists",
+    "load_index",
 ]

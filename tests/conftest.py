@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from coursekit.data import download, registry
-from coursekit.data.download import sha256_of
 
 
 @pytest.fixture(scope="session")
@@ -86,16 +85,10 @@ def serve_dataset(
     spec = registry.DATASETS[name]
     path = "/" + spec.filename
     files.routes[path] = (archive, declared_length)
-    digest = registered_hash or _sha256_bytes(archive)
+    digest = registered_hash or download.sha256_of_bytes(archive)
     patched = replace(spec, url=base + path, sha256=digest)
     monkeypatch.setitem(registry.DATASETS, name, patched)
     return patched
-
-
-def _sha256_bytes(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -133,4 +126,4 @@ def ml1m_archive() -> bytes:
     })
 
 
-__all__ = ["csv_layout_archive", "ml1m_archive", "serve_dataset", "sha256_of", "zip_bytes"]
+__all__ = ["csv_layout_archive", "ml1m_archive", "serve_dataset", "zip_bytes"]

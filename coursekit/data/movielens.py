@@ -126,33 +126,25 @@ def load_movielens(
 
 
 def _load_ml100k(spec: ArchiveSpec, source: Source, progressbar: bool) -> MovieLens:
-    if source == "grouplens":
-        return _read_archive(spec, fetch_archive(spec, progressbar=progressbar))
-    if source == "recbole":
-        return read_recbole_ml100k(fetch_recbole_wheel())
+    sources = {
+        "grouplens": lambda: _read_archive(spec, fetch_archive(spec, progressbar=progressbar)),
+        "recbole": lambda: read_recbole_ml100k(fetch_recbole_wheel()),
+    }
+    if source != "auto":
+        return sources[source]()
     folder = cache_dir()
-    if (folder / spec.filename).exists():
+    order = ["grouplens", "recbole"]
+    if not (folder / spec.filename).exists() and (folder / RECBOLE_WHEEL).exists():
+        order.reverse()  # use the cached wheel rather than try the network first
+    errors = {}
+    for name in order:  # each source once; both check the cache before downloading
         try:
-            return _read_archive(spec, fetch_archive(spec, progressbar=progressbar))
-        except DatasetUnavailableError:
-            pass  # the cached copy was damaged and could not be fetched again
-    if (folder / RECBOLE_WHEEL).exists():
-        try:
-            return read_recbole_ml100k(fetch_recbole_wheel())
-        except DatasetUnavailableError:
-            pass
-    errors = []
-    for fetch in (
-        lambda: _read_archive(spec, fetch_archive(spec, progressbar=progressbar)),
-        lambda: read_recbole_ml100k(fetch_recbole_wheel()),
-    ):
-        try:
-            return fetch()
+            return sources[name]()
         except DatasetUnavailableError as error:
-            errors.append(str(error))
+            errors[name] = str(error)
     raise DatasetUnavailableError(
         "ml-100k is not in the cache and neither source could be reached.\n"
-        f"  GroupLens: {errors[0]}\n  Package index: {errors[1]}\n"
+        f"  GroupLens: {errors['grouplens']}\n  Package index: {errors['recbole']}\n"
         "To get the data: connect to the internet and call load_movielens('ml-100k') again; "
         f"or copy ml-100k.zip (or {RECBOLE_WHEEL}) from a machine that has it into "
         f"{folder} (or into the folder named by the environment variable {CACHE_ENV_VAR})."

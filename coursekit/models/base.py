@@ -28,6 +28,13 @@ from coursekit.errors import UnknownIdError
 Unknown = Literal["error", "fallback"]
 
 
+def holdout_mask(n: int, fraction: float, seed: int) -> np.ndarray:
+    """A seeded boolean mask marking ``int(fraction * n)`` of ``n`` rows for validation."""
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(seed).permutation(n)[: int(fraction * n)]] = True
+    return held
+
+
 class NotFittedError(RuntimeError):
     """The model was used before ``fit``."""
 

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .base import Recommender
+from .base import Recommender, holdout_mask
 
 PREDICT_BATCH = 65_536
 
@@ -90,9 +90,7 @@ class KerasRecommender(Recommender):
         import keras
 
         if validation is None:
-            rng = np.random.default_rng(self.seed)
-            held = np.zeros(len(ratings), dtype=bool)
-            held[rng.permutation(len(ratings))[: int(self.validation_fraction * len(ratings))]] = 1
+            held = holdout_mask(len(ratings), self.validation_fraction, self.seed)
             validation = (users[held], items[held], ratings[held])
             users, items, ratings = users[~held], items[~held], ratings[~held]
         self.offset_ = float(ratings.mean()) if self.center else 0.0
