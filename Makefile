@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test lint sync freeze clean
+.PHONY: install book test browser lint sync freeze clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,16 +31,28 @@ book: install
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "$(CODE_HASH)" > _build/.code-hash
 
-## Every test: lint, unit tests, the chapters' form and the site's structure, and every
-## chapter executed once by nbval.
-test: install
+## Every test: lint; unit tests and every chapter executed once by nbval (which stores the
+## outputs in the book's execution cache); the site built from those outputs with warnings as
+## errors; then the pages tested in headless Chromium (screenshots in _build/screenshots).
+test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider \
-	  -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --nbval-lax \
+	  --nbval-cell-timeout=900 -p no:cacheprovider -n 2 --dist loadfile
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
+	@echo "$(CODE_HASH)" > _build/.code-hash
+	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+## Headless Chromium for the browser tests (Debian packages), installed when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing chromium and chromium-driver for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; fi
 
 ## Re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
 sync: install
-	$(BIN)/jupytext --to ipynb notebooks/*.md
+	$(BIN)/jupytext --update --to ipynb notebooks/*.md
 
 freeze: install
 	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable \

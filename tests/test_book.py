@@ -1,4 +1,5 @@
-"""The site's structure builds with warnings as errors, and a failing chapter fails a build."""
+"""A chapter whose cell raises fails the build. (`make test` builds the real site with warnings
+as errors from the chapters' executed outputs; tests/browser checks its pages.)"""
 
 from __future__ import annotations
 
@@ -19,27 +20,6 @@ def build(source: Path, config: Path, output: Path) -> subprocess.CompletedProce
                "--path-output", str(output), "--builder", "html", "-n", "-W", "--keep-going"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-
-
-@pytest.mark.slow
-def test_site_structure_builds_without_warnings(tmp_path: Path):
-    """Every page, link and toc entry, without executing the chapters again (nbval does)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    patched = tmp_path / "_config.yml"
-    patched.write_text(yaml.safe_dump(config))
-    result = build(ROOT, patched, tmp_path / "site")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = tmp_path / "site" / "_build" / "html"
-    repo = config["repository"]["url"].removeprefix("https://github.com/").rstrip("/")
-    branch = config["repository"]["branch"]
-    for chapter in (ROOT / "notebooks").glob("*.md"):
-        page = html / "notebooks" / (chapter.stem + ".html")
-        assert page.exists()
-        colab = (f"https://colab.research.google.com/github/{repo}/blob/{branch}/"
-                 f"notebooks/{chapter.stem}.ipynb")
-        assert colab in page.read_text(), f"{page.name} lacks its Colab button"
-    assert not (html / "notebooks" / "01_movielens_data.ipynb.html").exists()
 
 
 @pytest.mark.slow

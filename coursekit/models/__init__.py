@@ -8,8 +8,8 @@ from .base import NotFittedError, Popularity, Recommender
 from .baselines import BiasBaseline, GlobalMean, MostPopular
 
 __all__ = [
-    "BiasBaseline", "GlobalMean", "MatrixFactorization", "MostPopular", "NeuralCF",
-    "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
+    "AutoRec", "BiasBaseline", "DeepAutoencoder", "GlobalMean", "MatrixFactorization",
+    "MostPopular", "NeuralCF", "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
 ]
 
 
@@ -22,6 +22,10 @@ def __getattr__(name: str):
         from .ncf import NeuralCF
 
         return NeuralCF
+    if name in ("AutoRec", "DeepAutoencoder"):
+        from . import autoencoders
+
+        return getattr(autoencoders, name)
     if name == "SurpriseRecommender":
         from .surprise_models import SurpriseRecommender
 

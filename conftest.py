@@ -1,0 +1,67 @@
+"""Each chapter executes once per test run, and the site is built from that execution.
+
+nbval runs every cell of ``notebooks/*.ipynb``. When all cells of a chapter pass, the outputs
+it collected are stored in the book's execution cache (``_build/.jupyter_cache``) under the
+chapter's ``.md`` source, exactly as ``jupyter-book build`` would have stored them; the build
+that follows (``make test``, ``make book``) then renders those outputs instead of running the
+chapter a second time. A chapter with a failing cell is not stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / "_build" / ".jupyter_cache"
+
+_cells: dict[Path, list] = {}  # notebook -> its nbval cell items, in order
+_failed: set[Path] = set()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if type(item).__name__ == "IPyNbCell":
+            _cells.setdefault(Path(str(item.fspath)), []).append(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    path = Path(str(item.fspath))
+    if path not in _cells:
+        return report
+    if report.failed:
+        _failed.add(path)
+    if call.when == "teardown" and item is _cells[path][-1] and path not in _failed:
+        store_executed_chapter(path, _cells[path])
+    return report
+
+
+def store_executed_chapter(notebook: Path, cells: list) -> None:
+    """Put the executed outputs of a chapter into the book's execution cache."""
+    source = notebook.with_suffix(".md")
+    if not source.exists() or any(cell.test_outputs is None for cell in cells):
+        return
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    # read as jupyter-book reads it, so that the cache's hash of the code cells matches
+    nb = read_myst_markdown_notebook(source.read_text("utf8"), add_source_map=True, path=source)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    if [c.source.strip() for c in code] != [item.cell.source.strip() for item in cells]:
+        return  # the .ipynb drifted from its .md (a test reports that); nothing to reuse
+    for count, (cell, item) in enumerate(zip(code, cells, strict=True), start=1):
+        cell.outputs = [dict(output) for output in item.test_outputs]
+        for output in cell.outputs:
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = count
+        cell.execution_count = count
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE.parent / ".jupyter_cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test workers may finish chapters together
+        get_cache(CACHE).cache_notebook_bundle(
+            CacheBundleIn(nb, str(source)), check_validity=False, overwrite=True)
