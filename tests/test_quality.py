@@ -56,3 +56,26 @@ def test_quality_holds_on_a_split_with_another_seed(model, mf_rmse, ncf_rmse):
     scores = {"mf": mf_rmse, "ncf": ncf_rmse}[model]
     print(f"{model}: seed 42 {scores[42]:.4f}, seed 7 {scores[7]:.4f}")
     assert abs(scores[7] - scores[42]) <= 0.01
+
+
+@pytest.fixture(scope="module")
+def autoencoder_rmse(splits):
+    from coursekit.models import AutoRec, DeepAutoencoder
+
+    models = {"I-AutoRec": lambda: AutoRec(orientation="item", seed=0),
+              "deep autoencoder": lambda: DeepAutoencoder(seed=0)}
+    return {(name, seed): evaluate_ratings(make().fit(split), split.test)["RMSE"]
+            for name, make in models.items() for seed, split in splits.items()}
+
+
+@pytest.mark.parametrize("name, target", [("I-AutoRec", 0.895), ("deep autoencoder", 0.93)])
+def test_autoencoders_reach_their_targets_and_hold_on_another_seed(name, target,
+                                                                   autoencoder_rmse):
+    seed_42, seed_7 = autoencoder_rmse[(name, 42)], autoencoder_rmse[(name, 7)]
+    print(f"{name}: seed 42 {seed_42:.4f}, seed 7 {seed_7:.4f} (target {target})")
+    assert seed_42 <= target + MARGIN
+    assert abs(seed_7 - seed_42) <= 0.01
+
+
+def test_item_based_autorec_beats_matrix_factorization(autoencoder_rmse, mf_rmse):
+    assert autoencoder_rmse[("I-AutoRec", 42)] < mf_rmse[42]
