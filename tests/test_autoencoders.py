@@ -154,3 +154,27 @@ def test_labels_say_what_was_trained():
     assert AutoRec().label == "I-AutoRec"
     assert AutoRec(orientation="user", hidden_units=(8, 4, 8)).label == "deep U-AutoRec"
     assert DeepAutoencoder(refeed=False).label == "deep autoencoder (no re-feeding)"
+
+
+def test_rating_bounded_batches_cover_every_row_once_within_the_bound():
+    from coursekit.models.autoencoders import rating_bounded_batches
+
+    counts = np.array([5, 0, 120, 7, 7, 30, 1, 64, 0, 3])
+    batches = rating_bounded_batches(counts, max_ratings=64, seed=1)
+    rows = np.concatenate(batches)
+    assert sorted(rows.tolist()) == list(range(counts.size))
+    for batch in batches:
+        assert counts[batch].sum() <= 64 or batch.size == 1
+
+
+def test_sparse_adagrad_trainer_learns_with_empty_rows(small_split):
+    model = quick(hidden_units=(32,), refit=False).fit(small_split)
+    matrix = model.matrix_.tolil()
+    matrix[0, :] = 0  # an empty row
+    matrix = matrix.tocsr()
+    matrix.eliminate_zeros()
+    trainer = quick(hidden_units=(32,), l2=1.0).sparse_trainer(matrix, max_ratings=500)
+    logs = [trainer.train_epoch() for _ in range(4)]
+    assert all(np.isfinite(log["loss"]) for log in logs)
+    assert logs[-1]["rmse"] < logs[0]["rmse"]
+    assert logs[0]["batches"] > 1

@@ -9,11 +9,11 @@ the item are its predictions. Only observed ratings enter the loss:
 (AutoRec, Sedhain et al. 2015). Nothing here makes the full matrix dense. A batch is a list of
 row numbers; :class:`SparseRows` gathers those rows' ratings from a CSR matrix held in
 TensorFlow as flat (position, column, rating) triples. The first layer multiplies them with
-only the weight rows of the columns present (a segment sum of ``rating * V[column]``), and
-the last layer is evaluated only where a rating is observed (a dot product with
-``W[column]``). Memory and time grow with the number of ratings, not with rows x columns.
-The deep autoencoder re-feeds its dense output (Kuchaiev and Ginsburg 2017), so it makes one
-batch of rows dense, never more.
+the encoder's weights as a sparse x dense product, which reads only the weight rows of the
+columns present; the batch's output is dense (batch x columns) and scored where ratings
+exist. Memory is bounded by the weights, their optimizer state and one batch, whatever the
+number of rows. Predictions for given (row, column) pairs evaluate only those outputs.
+The deep autoencoder re-feeds a batch's dense output (Kuchaiev and Ginsburg 2017).
 """
 
 from __future__ import annotations
@@ -169,13 +169,12 @@ def build_autoencoder_network(
                 h = self._dropout(h, code_dropout if code else hidden_dropout, training)
             return h
 
-        def encode_sparse(self, position, columns, values, batch: int, training: bool):
-            """Hidden code of a batch of sparse rows (a segment sum, never a dense row)."""
-            if training and input_dropout:
-                keep = keras.random.uniform(tf.shape(values), seed=self.seeds) >= input_dropout
-                values = tf.where(keep, values, 0.0)  # denoising: drop inputs, keep targets
-            weighted = tf.gather(self.encoder_kernel, columns) * values[:, None]
-            summed = tf.math.unsorted_segment_sum(weighted, position, batch)
+        def encode_sparse(self, position, columns, values, batch, training: bool):
+            """Hidden code of a batch of sparse rows: a sparse x dense matrix product, which
+            touches only the weight rows of the columns present and never makes a row dense."""
+            index = tf.cast(tf.stack([position, columns], axis=1), tf.int64)
+            rows = tf.sparse.SparseTensor(index, values, tf.cast([batch, n_columns], tf.int64))
+            summed = tf.sparse.sparse_dense_matmul(rows, self.encoder_kernel)
             return self._deep(summed + self.encoder_bias, training)
 
         def encode_dense(self, rows_dense, training: bool):
@@ -201,22 +200,24 @@ def build_autoencoder_network(
         def _penalty(self):
             kernels = [self.encoder_kernel, self.decoder_kernel] + [
                 layer.kernel for layer in self.middle]
-            return 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+            return l2 * tf.add_n([tf.nn.l2_loss(k) for k in kernels])  # l2/2 * sum of squares
 
         def _outputs_at_ratings(self, rows, position, columns, values, training: bool):
-            """(outputs where ratings are observed, dense outputs or None) for a batch."""
+            """(outputs where ratings are observed, code, dense outputs) for a batch.
+
+            The input is read sparsely (``dense_batches=False``) or made dense for the batch
+            (faster for short rows, such as ml-100k's 943 users); the output of the batch is
+            dense either way, batch x columns, and scored only where ratings exist."""
             batch = tf.shape(rows)[0]
-            if not dense_batches:
-                code = self.encode_sparse(position, columns, values, batch, training)
-                return self.decode_at(code, position, columns), code, None
-            # One batch of rows made dense: plain matrix products are faster when rows are
-            # short (ml-100k); the function computed is the same.
             index = tf.stack([position, columns], axis=1)
-            if training and input_dropout:
+            if training and input_dropout:  # denoising: hide some inputs, score them all
                 keep = keras.random.uniform(tf.shape(values), seed=self.seeds) >= input_dropout
                 values = tf.where(keep, values, 0.0)
-            dense_rows = tf.scatter_nd(index, values, [batch, n_columns])
-            code = self.encode_dense(dense_rows, training)
+            if dense_batches:
+                code = self.encode_dense(tf.scatter_nd(index, values, [batch, n_columns]),
+                                         training)
+            else:
+                code = self.encode_sparse(position, columns, values, batch, training)
             dense_out = self.decode_dense(code)
             return tf.gather_nd(dense_out, index), code, dense_out
 
@@ -235,12 +236,10 @@ def build_autoencoder_network(
                 if refeed:
                     # Dense re-feeding: the model's own dense output is a new input whose
                     # every entry is a target (and a constant: no gradient flows into it).
-                    if dense_out is None:
-                        dense_out = self.decode_dense(code)
                     target = tf.stop_gradient(dense_out)
                     again = self.decode_dense(self.encode_dense(target, True))
                     loss += tf.reduce_mean(tf.square(target - again))
-            grads = [_merge_duplicates(g) for g in tape.gradient(loss, self.trainable_variables)]
+            grads = tape.gradient(loss, self.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
             self.loss_mean.update_state(loss)
             self.rmse.update_state(values, tf.clip_by_value(predicted, low, high))
@@ -315,17 +314,100 @@ def _row_numbers(data):
     return tf.reshape(tf.cast(data, tf.int32), [-1])
 
 
-def _merge_duplicates(gradient):
-    """Sum the slices of a sparse gradient that share a row (a user rated by several films
-    of the batch). Adam squares gradients: squaring slices one by one, as Keras does with
-    sparse gradients, would add up squares instead of squaring the sum."""
-    import tensorflow as tf
+def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) -> list[np.ndarray]:
+    """Shuffled row numbers cut into batches of at most ``max_ratings`` ratings each (a row
+    with more ratings than that is a batch of its own)."""
+    order = np.random.default_rng(seed).permutation(row_counts.size).astype(np.int32)
+    batches, start = [], 0
+    cumulative = np.cumsum(row_counts[order])
+    while start < order.size:
+        limit = (cumulative[start - 1] if start else 0) + max_ratings
+        stop = max(int(np.searchsorted(cumulative, limit, side="right")), start + 1)
+        batches.append(order[start:stop])
+        start = stop
+    return batches
 
-    if not isinstance(gradient, tf.IndexedSlices):
-        return gradient
-    rows, position = tf.unique(gradient.indices)
-    summed = tf.math.unsorted_segment_sum(gradient.values, position, tf.size(rows))
-    return tf.IndexedSlices(summed, rows, gradient.dense_shape)
+
+class SparseAdagradTrainer:
+    """Trains an AutoRec network with updates to the weight rows of the columns a batch
+    touches only, for matrices whose rows are long (ml-20m films: 138,493 users).
+
+    Each batch holds at most ``max_ratings`` ratings. The first layer gathers the encoder rows
+    of the columns present, the output is evaluated only where ratings exist, and the L2
+    penalty covers the rows the batch touches (as matrix factorization's per-rating penalty
+    does), so every gradient of a column-indexed weight is sparse. Adagrad applies them in
+    place (TensorFlow's fused sparse kernel), with one accumulator per weight: memory is the
+    weights, one accumulator and one batch, where Adam would need two more copies of the
+    weights (its moments) and dense gradients.
+    """
+
+    def __init__(self, network, rows: SparseRows, row_counts: np.ndarray, l2: float,
+                 learning_rate: float = 0.05, max_ratings: int = 65_536,
+                 output_range: tuple[float, float] = (0.5, 5.0), seed: int = 0) -> None:
+        import tensorflow as tf
+
+        self.network, self.rows, self.row_counts = network, rows, np.asarray(row_counts)
+        self.max_ratings, self.seed, self.epoch = max_ratings, seed, 0
+        self.sparse = [network.encoder_kernel, network.decoder_kernel, network.decoder_bias]
+        self.dense = [v for v in network.trainable_variables
+                      if all(v is not w for w in self.sparse)]
+        self.accumulators = [tf.Variable(tf.fill(v.shape, 0.1), trainable=False)
+                             for v in self.sparse + self.dense]
+        self.learning_rate = tf.constant(learning_rate, tf.float32)
+        low, high = output_range
+        n_rows = float(rows.shape[0])
+
+        def step(batch_rows):
+            position, columns, values = rows.gather(batch_rows)
+            unique_columns, column_slot = tf.unique(columns)
+            variables = [v.value if hasattr(v, "value") else v for v in self.sparse]
+            with tf.GradientTape() as tape:
+                # gathered copies stand in for the weights, so gradients stay per touched row
+                enc = tf.gather(self.sparse[0], unique_columns)
+                dec = tf.gather(self.sparse[1], unique_columns)
+                bias = tf.gather(self.sparse[2], unique_columns)
+                tape.watch([enc, dec, bias])
+                weighted = tf.gather(enc, column_slot) * values[:, None]
+                batch = tf.shape(batch_rows)[0]
+                code = network._deep(tf.math.unsorted_segment_sum(weighted, position, batch)
+                                     + network.encoder_bias, True)
+                out = tf.reduce_sum(tf.gather(code, position) * tf.gather(dec, column_slot), 1)
+                predicted = network.output_activation(out + tf.gather(bias, column_slot))
+                squared = tf.reduce_sum(tf.square(values - predicted))
+                share = tf.cast(batch, tf.float32) / n_rows
+                loss = squared + l2 * share * (tf.nn.l2_loss(enc) + tf.nn.l2_loss(dec))
+            grads = tape.gradient(loss, [enc, dec, bias] + self.dense)
+            for variable, accumulator, grad in zip(variables, self.accumulators[:3], grads[:3],
+                                                   strict=True):
+                tf.raw_ops.ResourceSparseApplyAdagradV2(
+                    var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
+                    epsilon=tf.constant(1e-7), grad=grad, indices=unique_columns)
+            for variable, accumulator, grad in zip(self.dense, self.accumulators[3:],
+                                                   grads[3:], strict=True):
+                variable = variable.value if hasattr(variable, "value") else variable
+                tf.raw_ops.ResourceApplyAdagradV2(
+                    var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
+                    epsilon=tf.constant(1e-7), grad=grad)
+            clipped = tf.clip_by_value(predicted, low, high)
+            return squared, tf.reduce_sum(tf.square(values - clipped)), tf.size(values)
+
+        self._step = tf.function(step, input_signature=[tf.TensorSpec([None], tf.int32)])
+
+    def train_epoch(self, progress: bool = False) -> dict[str, float]:
+        """One pass over every row; returns the epoch's loss (mean squared error on the
+        training ratings) and RMSE with predictions clipped to the scale."""
+        from tqdm.auto import tqdm
+
+        batches = rating_bounded_batches(self.row_counts, self.max_ratings,
+                                         self.seed + self.epoch)
+        squared = clipped = 0.0
+        count = 0
+        for batch in tqdm(batches, desc=f"epoch {self.epoch + 1}", disable=not progress):
+            s, c, n = self._step(batch)
+            squared, clipped, count = squared + float(s), clipped + float(c), count + int(n)
+        self.epoch += 1
+        return {"loss": squared / max(count, 1), "rmse": math.sqrt(clipped / max(count, 1)),
+                "batches": len(batches)}
 
 
 class AutoRec(Recommender):
@@ -342,7 +424,6 @@ class AutoRec(Recommender):
     """
 
     name = "AutoRec"
-    orientation_default: Orientation = "item"
 
     def __init__(
         self,
@@ -444,18 +525,20 @@ class AutoRec(Recommender):
                              shuffle=False, callbacks=callbacks)
         return network, fitted.history
 
-    def fit_matrix(self, matrix: sp.spmatrix, epochs: int | None = None,
-                   rating_scale: tuple[float, float] = (0.5, 5.0),
-                   verbose: int = 0) -> pd.DataFrame:
-        """Train the network alone on a sparse matrix whose rows are this model's rows (films
-        for I-AutoRec), with no validation part and no id encoders: for measuring speed and
-        memory at scale. Returns the per-epoch history; ``predict`` still needs ``fit``."""
+    def sparse_trainer(self, matrix: sp.spmatrix, max_ratings: int = 65_536,
+                       learning_rate: float = 0.05,
+                       rating_scale: tuple[float, float] = (0.5, 5.0)) -> SparseAdagradTrainer:
+        """A :class:`SparseAdagradTrainer` of a fresh network for a sparse matrix whose rows
+        are this model's rows (films for I-AutoRec): for data too large for ``fit``'s Adam.
+        Call its ``train_epoch()``; ``predict`` still needs ``fit``."""
         self.rating_scale = tuple(float(x) for x in rating_scale)
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         check_rating_matrix(matrix, self.rating_scale)
-        self.network_, history = self._train(matrix, epochs or self.epochs, None, verbose)
-        return pd.DataFrame(history, index=pd.RangeIndex(1, len(history["loss"]) + 1,
-                                                         name="epoch"))
+        self.network_ = self._network(*matrix.shape)
+        return SparseAdagradTrainer(self.network_, SparseRows(matrix), np.diff(matrix.indptr),
+                                    l2=self.l2, learning_rate=learning_rate,
+                                    max_ratings=max_ratings, output_range=self.rating_scale,
+                                    seed=self.seed)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         if validation is None:
