@@ -36,7 +36,7 @@ book: install
 ## errors; then the pages tested in headless Chromium (screenshots in _build/screenshots).
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --nbval-lax \
+	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser -p chapter_cache --nbval-lax \
 	  --nbval-cell-timeout=900 -p no:cacheprovider -n 2 --dist loadfile
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going

@@ -67,7 +67,7 @@ def run(scale: float = 1.0, epochs: int = 1, max_ratings: int = 16_384) -> dict:
     logs = [trainer.train_epoch(progress=True) for _ in range(epochs)]
     seconds = time.perf_counter() - started
     return {
-        "model": "I-AutoRec (500 sigmoid units), sparse Adagrad updates",
+        "model": "I-AutoRec (500 sigmoid units), sparse row-wise Adagrad updates",
         "films": shape[0], "users": shape[1], "ratings": nnz,
         "epochs": epochs, "max_ratings_per_batch": max_ratings,
         "batches_per_epoch": logs[-1]["batches"],

@@ -328,17 +328,18 @@ def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) 
     return batches
 
 
-class SparseAdagradTrainer:
+class SparseRowwiseTrainer:
     """Trains an AutoRec network with updates to the weight rows of the columns a batch
     touches only, for matrices whose rows are long (ml-20m films: 138,493 users).
 
     Each batch holds at most ``max_ratings`` ratings. The first layer gathers the encoder rows
     of the columns present, the output is evaluated only where ratings exist, and the L2
     penalty covers the rows the batch touches (as matrix factorization's per-rating penalty
-    does), so every gradient of a column-indexed weight is sparse. Adagrad applies them in
-    place (TensorFlow's fused sparse kernel), with one accumulator per weight: memory is the
-    weights, one accumulator and one batch, where Adam would need two more copies of the
-    weights (its moments) and dense gradients.
+    does), so every gradient of a column-indexed weight is sparse. The two large kernels are
+    updated by row-wise Adagrad, the optimizer of large embedding tables: one accumulator per
+    weight *row* (the running sum of the row's mean squared gradient) scales the row's step.
+    Memory is then the weights and one batch; Adam would keep two more copies of the weights
+    (its moments) and need dense gradients. The small weights use plain Adagrad.
     """
 
     def __init__(self, network, rows: SparseRows, row_counts: np.ndarray, l2: float,
@@ -351,8 +352,9 @@ class SparseAdagradTrainer:
         self.sparse = [network.encoder_kernel, network.decoder_kernel, network.decoder_bias]
         self.dense = [v for v in network.trainable_variables
                       if all(v is not w for w in self.sparse)]
-        self.accumulators = [tf.Variable(tf.fill(v.shape, 0.1), trainable=False)
-                             for v in self.sparse + self.dense]
+        rowwise = [(v.shape[0],) if len(v.shape) == 2 else v.shape for v in self.sparse]
+        self.accumulators = [tf.Variable(tf.fill(shape, 0.1), trainable=False)
+                             for shape in rowwise + [v.shape for v in self.dense]]
         self.learning_rate = tf.constant(learning_rate, tf.float32)
         low, high = output_range
         n_rows = float(rows.shape[0])
@@ -379,9 +381,17 @@ class SparseAdagradTrainer:
             grads = tape.gradient(loss, [enc, dec, bias] + self.dense)
             for variable, accumulator, grad in zip(variables, self.accumulators[:3], grads[:3],
                                                    strict=True):
-                tf.raw_ops.ResourceSparseApplyAdagradV2(
-                    var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
-                    epsilon=tf.constant(1e-7), grad=grad, indices=unique_columns)
+                if len(grad.shape) == 2:  # row-wise Adagrad on a kernel's touched rows
+                    accumulator.scatter_add(tf.IndexedSlices(
+                        tf.reduce_mean(tf.square(grad), axis=1), unique_columns))
+                    scale = self.learning_rate / (
+                        tf.sqrt(tf.gather(accumulator, unique_columns)) + 1e-7)
+                    variable.scatter_sub(tf.IndexedSlices(grad * scale[:, None],
+                                                          unique_columns))
+                else:
+                    tf.raw_ops.ResourceSparseApplyAdagradV2(
+                        var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
+                        epsilon=tf.constant(1e-7), grad=grad, indices=unique_columns)
             for variable, accumulator, grad in zip(self.dense, self.accumulators[3:],
                                                    grads[3:], strict=True):
                 variable = variable.value if hasattr(variable, "value") else variable
@@ -527,15 +537,15 @@ class AutoRec(Recommender):
 
     def sparse_trainer(self, matrix: sp.spmatrix, max_ratings: int = 65_536,
                        learning_rate: float = 0.05,
-                       rating_scale: tuple[float, float] = (0.5, 5.0)) -> SparseAdagradTrainer:
-        """A :class:`SparseAdagradTrainer` of a fresh network for a sparse matrix whose rows
+                       rating_scale: tuple[float, float] = (0.5, 5.0)) -> SparseRowwiseTrainer:
+        """A :class:`SparseRowwiseTrainer` of a fresh network for a sparse matrix whose rows
         are this model's rows (films for I-AutoRec): for data too large for ``fit``'s Adam.
         Call its ``train_epoch()``; ``predict`` still needs ``fit``."""
         self.rating_scale = tuple(float(x) for x in rating_scale)
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         check_rating_matrix(matrix, self.rating_scale)
         self.network_ = self._network(*matrix.shape)
-        return SparseAdagradTrainer(self.network_, SparseRows(matrix), np.diff(matrix.indptr),
+        return SparseRowwiseTrainer(self.network_, SparseRows(matrix), np.diff(matrix.indptr),
                                     l2=self.l2, learning_rate=learning_rate,
                                     max_ratings=max_ratings, output_range=self.rating_scale,
                                     seed=self.seed)

@@ -1,4 +1,5 @@
-"""Each chapter executes once per test run, and the site is built from that execution.
+"""A pytest plugin (`-p chapter_cache`): each chapter executes once per test run, and the site
+is built from that execution.
 
 nbval runs every cell of ``notebooks/*.ipynb``. When all cells of a chapter pass, the outputs
 it collected are stored in the book's execution cache (``_build/.jupyter_cache``) under the
