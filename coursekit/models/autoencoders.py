@@ -650,12 +650,6 @@ class AutoRec(Recommender):
         out[no_profile] = self.column_means_[pair_items[no_profile]]
         return np.clip(out, *self.rating_scale)
 
-    def reconstruct_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Dense reconstructions of a few encoded rows (items for I-AutoRec), for plots."""
-        import tensorflow as tf
-
-        return self.network_(tf.constant(np.asarray(rows, dtype=np.int32))).numpy()
-
     # --- persistence -----------------------------------------------------------------------
     def _unpicklable(self) -> set[str]:
         return {"network_"}
