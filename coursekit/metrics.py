@@ -90,6 +90,18 @@ def hit_rate(top_n: pd.DataFrame, held_out: pd.DataFrame) -> float:
     return float(np.mean(_hit_ranks(top_n, held_out) > 0))
 
 
+def top_k_accuracy(top_n: pd.DataFrame, pairs: pd.DataFrame,
+                   ks: tuple[int, ...] = (1, 5, 10, 50, 100)) -> dict[str, float]:
+    """The RETRIEVAL protocol's factorized top-K categorical accuracy from ranked lists: for
+    each (user, item) pair, is the item among the user's K best? The lists must rank every
+    item, seen ones included (``recommend_all(n=max(ks), exclude_seen=False)``), as TFRS's
+    ``FactorizedTopK`` does."""
+    if pairs.empty:
+        raise ValueError("no (user, item) pairs to evaluate")
+    ranks = _hit_ranks(top_n, pairs)
+    return {f"top-{k}": float(np.mean((ranks > 0) & (ranks <= k))) for k in ks}
+
+
 def cumulative_hit_rate(
     top_n: pd.DataFrame, held_out: pd.DataFrame, rating_cutoff: float = 4.0
 ) -> float:

@@ -40,6 +40,7 @@ class KerasRecommender(Recommender):
     """Base of the Keras models: subclasses provide ``build_network``."""
 
     center: bool = False  # train on ratings minus the training mean
+    shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class KerasRecommender(Recommender):
         refit: bool = True,
         seed: int = 0,
         tensorboard_dir: str | Path | None = None,
+        callbacks: list | tuple = (),
     ) -> None:
         super().__init__()
         self.epochs, self.batch_size = epochs, batch_size
@@ -60,6 +62,7 @@ class KerasRecommender(Recommender):
         self.patience, self.validation_fraction = patience, validation_fraction
         self.refit, self.seed = refit, seed
         self.tensorboard_dir = None if tensorboard_dir is None else str(tensorboard_dir)
+        self.callbacks = list(callbacks)  # more Keras callbacks for every fit
 
     # --- subclasses ------------------------------------------------------------------------
     def build_network(self, n_users: int, n_items: int):  # -> keras.Model
@@ -104,10 +107,11 @@ class KerasRecommender(Recommender):
             callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
         if verbose:
             callbacks.append(EpochLine(self.name))
+        callbacks += self.callbacks
         self.network_ = self._compiled_network()
         fitted = self.network_.fit(
             x_train, y_train, validation_data=(x_val, y_val), epochs=self.epochs,
-            batch_size=self.batch_size, shuffle=True, verbose=0, callbacks=callbacks,
+            batch_size=self.batch_size, shuffle=self.shuffle, verbose=0, callbacks=callbacks,
         )
         self.history_ = pd.DataFrame(fitted.history, index=pd.RangeIndex(
             1, len(fitted.history["loss"]) + 1, name="epoch"))
@@ -120,8 +124,8 @@ class KerasRecommender(Recommender):
             self.network_ = self._compiled_network()
             self.network_.fit(
                 np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
-                epochs=self.epochs_trained_, batch_size=self.batch_size, shuffle=True,
-                verbose=0,
+                epochs=self.epochs_trained_, batch_size=self.batch_size, shuffle=self.shuffle,
+                verbose=0, callbacks=self.callbacks,
             )
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -132,12 +136,13 @@ class KerasRecommender(Recommender):
 
     # --- persistence -----------------------------------------------------------------------
     def _unpicklable(self) -> set[str]:
-        return {"network_"}
+        return {"network_", "callbacks"}
 
     def _save_extra(self, folder: Path) -> None:
         self.network_.save_weights(folder / "network.weights.h5")
 
     def _load_extra(self, folder: Path) -> None:
+        self.callbacks = []
         self.network_ = self.build_network(len(self.users_), len(self.items_))
         self.network_(np.zeros((1, 2), dtype=np.int32))  # create the weights
         self.network_.load_weights(folder / "network.weights.h5")

@@ -11,24 +11,26 @@ leaves the embeddings of users and items outside the batch untouched.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .keras_base import KerasRecommender
 
 
-def build_mf_network(
-    n_users: int, n_items: int, n_factors: int, l2: float,
-    output_range: tuple[float, float], global_mean: float, seed: int = 0,
-):
-    """The subclassed Keras model of chapter 3 (built lazily so coursekit imports fast)."""
+@functools.cache
+def mf_network_class():
+    """The subclassed Keras model of chapter 3 (defined lazily so coursekit imports fast)."""
     import keras
     from keras import ops
 
-    low, high = output_range
-
     class MatrixFactorizationNet(keras.Model):
-        def __init__(self) -> None:
+        def __init__(self, n_users: int, n_items: int, n_factors: int, l2: float,
+                     output_range: tuple[float, float], global_mean: float,
+                     seed: int = 0) -> None:
             super().__init__(name="matrix_factorization")
+            self.l2, self.output_range = l2, output_range
+            low, high = output_range
             init = keras.initializers.RandomNormal(stddev=0.01, seed=seed)
             self.user_factors = keras.layers.Embedding(n_users, n_factors,
                                                        embeddings_initializer=init)
@@ -42,17 +44,26 @@ def build_mf_network(
                 name="offset")
 
         def call(self, inputs):
+            low, high = self.output_range
             users, items = inputs[:, 0], inputs[:, 1]
             p, q = self.user_factors(users), self.item_factors(items)
             b_u = ops.squeeze(self.user_bias(users), 1)
             b_i = ops.squeeze(self.item_bias(items), 1)
-            if l2:
+            if self.l2:
                 penalty = ops.sum(p * p, axis=1) + ops.sum(q * q, axis=1) + b_u**2 + b_i**2
-                self.add_loss(l2 * ops.mean(penalty))
+                self.add_loss(self.l2 * ops.mean(penalty))
             dot = ops.sum(p * q, axis=1)  # one dot product per row: p_u . q_i
             return low + (high - low) * ops.sigmoid(self.offset + dot + b_u + b_i)
 
-    return MatrixFactorizationNet()
+    return MatrixFactorizationNet
+
+
+def build_mf_network(
+    n_users: int, n_items: int, n_factors: int, l2: float,
+    output_range: tuple[float, float], global_mean: float, seed: int = 0,
+):
+    """A fresh network of chapter 3's model."""
+    return mf_network_class()(n_users, n_items, n_factors, l2, output_range, global_mean, seed)
 
 
 class MatrixFactorization(KerasRecommender):

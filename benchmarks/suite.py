@@ -1,0 +1,397 @@
+"""The course's benchmark suite: every model's quality on its protocols, and its cost at scale.
+
+    python -m benchmarks.suite                       # everything (about 40 minutes on 2 cores)
+    python -m benchmarks.suite --part quality        # ml-100k protocols only
+    python -m benchmarks.suite --part scale --scales 0.05 0.25
+
+Quality: each model is trained on ml-100k under each protocol it serves (RATING: RMSE, MAE;
+TOPN: HR@10, NDCG@10, catalogue coverage, novelty; RETRIEVAL: top-K accuracy), with the
+settings its chapter uses. Scale: on MovieLens-20M-shaped synthetic ratings at 1M, 5M and 20M
+(``synthetic_movielens(scale)``, 98% train, 1% validation, 1% test), the time of one epoch
+(or of the whole fit for models without epochs), ratings per second, and peak resident memory.
+
+Every measurement runs in a fresh child process, so that its peak resident set size
+(``ru_maxrss``, TensorFlow included) is its own and no model inherits another's state; runs
+one after the other, never side by side, so timings do not disturb each other. Results are
+written to ``coursekit/benchmark_results.json`` (read by chapter 11) and printed as tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import queue as queue_module
+import resource
+import tempfile
+import time
+import traceback
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+RESULTS = Path(__file__).resolve().parents[1] / "coursekit" / "benchmark_results.json"
+SCALES = (0.05, 0.25, 1.0)
+CHILD_LIMIT_S = 1500
+
+# model name -> protocols it is measured on (settings: see make_model)
+QUALITY = {
+    "global mean": ("RATING",),
+    "most popular": ("TOPN", "RETRIEVAL"),
+    "user + item biases": ("RATING", "TOPN"),
+    "Surprise SVD": ("RATING", "TOPN"),
+    "Surprise KNNBaseline": ("RATING",),
+    "matrix factorization": ("RATING", "TOPN", "RETRIEVAL"),
+    "matrix factorization (fast)": ("RATING", "TOPN", "RETRIEVAL"),
+    "neural CF": ("RATING", "TOPN"),
+    "I-AutoRec": ("RATING", "TOPN"),
+    "U-AutoRec": ("RATING",),
+    "deep autoencoder": ("RATING", "TOPN"),
+    "TFRS ranking": ("RATING",),
+    "TFRS two-tower retrieval": ("TOPN", "RETRIEVAL"),
+}
+CHAPTER = {
+    "global mean": 2, "most popular": 2, "user + item biases": 2, "Surprise SVD": 2,
+    "Surprise KNNBaseline": 2, "matrix factorization": 3, "matrix factorization (fast)": 10,
+    "neural CF": 4, "I-AutoRec": 5, "U-AutoRec": 5, "deep autoencoder": 6, "TFRS ranking": 7,
+    "TFRS two-tower retrieval": 7,
+}
+# model name -> what one timed run at scale is
+SCALE = {
+    "user + item biases": "whole fit",
+    "Surprise SVD": "1 epoch",
+    "matrix factorization": "1 epoch",
+    "matrix factorization (fast)": "1 epoch (median of 3)",
+    "neural CF": "1 epoch",
+    "I-AutoRec": "1 epoch (sparse rows, row-wise Adagrad)",
+    "deep autoencoder": "whole fit (1 epoch)",
+    "TFRS two-tower retrieval": "whole fit (1 epoch)",
+    "TFRS ranking": "whole fit (1 epoch + 1 refit epoch)",
+}
+# settings at scale that differ from the chapters' (the synthetic ratings have 16 factors)
+SCALE_SETTINGS = {
+    "matrix factorization": {"n_factors": 32},
+    "matrix factorization (fast)": {"n_factors": 32, "batch_size": 262_144},
+}
+NOT_AT_SCALE = {
+    ("TFRS ranking", 1.0): "batches of 256 through string lookups take about 10 minutes an "
+                           "epoch at 20M; the plain-fit cost is measured by matrix "
+                           "factorization and neural CF",
+}
+
+
+def make_model(name: str, **overrides):
+    """The model ``name`` with its chapter's settings (``overrides`` replace some)."""
+    from coursekit import models as ckm
+
+    if name == "global mean":
+        return ckm.GlobalMean()
+    if name == "most popular":
+        return ckm.MostPopular()
+    if name == "user + item biases":
+        return ckm.BiasBaseline(reg_user=2, reg_item=2)
+    if name.startswith("Surprise"):
+        import surprise
+
+        if name == "Surprise SVD":
+            algorithm = surprise.SVD(random_state=0, **overrides)
+        else:
+            algorithm = surprise.KNNBaseline(
+                sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False)
+        return ckm.SurpriseRecommender(algorithm, name=name.removeprefix("Surprise "))
+    if name == "matrix factorization":
+        return ckm.MatrixFactorization(n_factors=128, l2=0.03, seed=0, **overrides)
+    if name == "matrix factorization (fast)":
+        from coursekit.models.fast_mf import FastMatrixFactorization
+
+        return FastMatrixFactorization(n_factors=128, l2=0.03, seed=0, **overrides)
+    if name == "neural CF":
+        return ckm.NeuralCF(seed=0, **overrides)
+    if name == "I-AutoRec":
+        return ckm.AutoRec(orientation="item", hidden_units=(500,), l2=150.0,
+                           input_dropout=0.2, seed=0, **overrides)
+    if name == "U-AutoRec":
+        return ckm.AutoRec(orientation="user", hidden_units=(500,), l2=150.0,
+                           input_dropout=0.2, learning_rate=2e-3, seed=0, **overrides)
+    if name == "deep autoencoder":
+        return ckm.DeepAutoencoder(hidden_units=(128, 64, 128), code_dropout=0.5, seed=0,
+                                   **overrides)
+    if name.startswith("TFRS"):
+        from coursekit import tfrs
+
+        if name == "TFRS ranking":
+            return tfrs.RankingRecommender(seed=0, **overrides)
+        return tfrs.RetrievalRecommender(seed=0, **overrides)
+    raise ValueError(f"unknown model {name!r}; the suite knows {sorted(QUALITY)}")
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # KiB on Linux
+
+
+def _prepare_child(name: str) -> None:
+    if name.startswith("TFRS"):
+        import coursekit.tfrs  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+
+
+# --- quality on the three protocols --------------------------------------------------------
+def _quality(name: str) -> dict:
+    from coursekit import data as ckd
+    from coursekit import metrics, topn
+
+    _prepare_child(name)
+    dataset = ckd.load_movielens("ml-100k", progressbar=False)
+    rows = []
+    for protocol in QUALITY[name]:
+        split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
+                 "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
+        model = make_model(name)
+        started = time.perf_counter()
+        model.fit(split)
+        row = {"model": name, "protocol": protocol,
+               "train_seconds": round(time.perf_counter() - started, 1)}
+        if protocol == "RATING":
+            row.update(metrics.evaluate_ratings(model, split.test))
+        elif protocol == "TOPN":
+            scores = topn.evaluate_top_n(model.recommend_all(n=10), split)
+            row.update({k: scores[k] for k in ("HR@10", "NDCG@10", "catalog coverage",
+                                               "novelty (bits)")})
+        elif hasattr(model, "evaluate_retrieval"):
+            row.update(model.evaluate_retrieval(split.test))
+        else:
+            lists = model.recommend_all(n=100, users=split.test["user"].unique(),
+                                        exclude_seen=False)
+            row.update(metrics.top_k_accuracy(lists, split.test))
+        rows.append(row)
+    for row in rows:
+        row["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    return {"rows": rows}
+
+
+# --- cost at scale ------------------------------------------------------------------------
+def _write_synthetic(scale: float, folder: Path) -> dict:
+    import numpy as np
+
+    from coursekit import data as ckd
+
+    started = time.perf_counter()
+    ratings = ckd.synthetic_movielens(scale=scale, seed=0).ratings[["user", "item", "rating"]]
+    split = ckd.random_split(ratings, 0.01, seed=42, validation_size=0.01 / 0.99,
+                             rating_scale=(0.5, 5.0), name="synthetic")
+    for part, frame in split.parts().items():
+        np.savez(folder / f"{part}.npz", user=frame["user"].to_numpy(np.int32),
+                 item=frame["item"].to_numpy(np.int32),
+                 rating=frame["rating"].to_numpy(np.float32))
+    return {"ratings": len(ratings), "train": len(split.train),
+            "users": int(ratings["user"].nunique()), "items": int(ratings["item"].nunique()),
+            "seconds_generating": round(time.perf_counter() - started, 1)}
+
+
+def _load_split(folder: Path):
+    import numpy as np
+    import pandas as pd
+
+    from coursekit import data as ckd
+
+    parts = {}
+    for part in ("train", "validation", "test"):
+        with np.load(folder / f"{part}.npz") as arrays:
+            parts[part] = pd.DataFrame({k: arrays[k] for k in ("user", "item", "rating")})
+    return ckd.Split(parts["train"], parts["test"], parts["validation"], name="synthetic",
+                     rating_scale=(0.5, 5.0))
+
+
+def _scale(name: str, folder: str) -> dict:
+    import statistics
+
+    import numpy as np
+
+    from coursekit import metrics
+    from coursekit.scaling import EpochTimer
+
+    _prepare_child(name)
+    folder = Path(folder)
+    split = _load_split(folder)
+    n_train = len(split.train)
+    before = peak_rss_gb()
+    if name in ("matrix factorization", "matrix factorization (fast)", "neural CF"):
+        fast = name == "matrix factorization (fast)"
+        timer = EpochTimer(max_batches=None if fast else 1000)
+        model = make_model(name, epochs=3 if fast else 1, refit=False, callbacks=[timer],
+                           **SCALE_SETTINGS.get(name, {}))
+        model.fit(split)
+        seconds = statistics.median(timer.seconds)
+        extrapolated = timer.extrapolated
+    elif name == "I-AutoRec":
+        import scipy.sparse as sp
+
+        from coursekit.models.autoencoders import AutoRec
+
+        users = split.users.encode(split.train["user"].to_numpy())
+        items = split.items.encode(split.train["item"].to_numpy())
+        matrix = sp.csr_matrix((split.train["rating"].to_numpy(np.float32), (items, users)),
+                               shape=(split.n_items, split.n_users))
+        model = AutoRec(orientation="item", hidden_units=(500,), seed=0)
+        trainer = model.sparse_trainer(matrix, max_ratings=16_384)
+        del matrix
+        started = time.perf_counter()
+        log = trainer.train_epoch()
+        seconds = time.perf_counter() - started
+        return {"seconds": round(seconds, 1), "ratings_per_second": round(n_train / seconds),
+                "training_rmse": round(log["rmse"], 4),
+                "peak_rss_gb_before_training": round(before, 2),
+                "peak_rss_gb": round(peak_rss_gb(), 2)}
+    elif name == "Surprise SVD":
+        import surprise
+        from surprise import Dataset, Reader
+
+        started = time.perf_counter()
+        trainset = Dataset.load_from_df(split.train[["user", "item", "rating"]],
+                                        Reader(rating_scale=(0.5, 5.0))).build_full_trainset()
+        building = time.perf_counter() - started
+        algorithm = surprise.SVD(random_state=0, n_epochs=1)
+        started = time.perf_counter()
+        algorithm.fit(trainset)
+        seconds = time.perf_counter() - started
+        sample = split.test.head(20_000)
+        predicted = [algorithm.predict(u, i).est for u, i in
+                     zip(sample["user"], sample["item"], strict=True)]
+        return {"seconds": round(seconds, 2), "ratings_per_second": round(n_train / seconds),
+                "seconds_building_trainset": round(building, 1),
+                "test_rmse": round(metrics.rmse(sample["rating"].to_numpy(),
+                                                np.asarray(predicted)), 4),
+                "peak_rss_gb_before_training": round(before, 2),
+                "peak_rss_gb": round(peak_rss_gb(), 2)}
+    else:
+        overrides = {"TFRS two-tower retrieval": {"epochs": 1},
+                     "TFRS ranking": {"max_epochs": 1},
+                     "deep autoencoder": {"epochs": 1, "refit": False}}.get(name, {})
+        model = make_model(name, **overrides)
+        started = time.perf_counter()
+        model.fit(split)
+        seconds = time.perf_counter() - started
+        extrapolated = False
+    result = {"seconds": round(seconds, 2), "ratings_per_second": round(n_train / seconds)}
+    if extrapolated:
+        result["timed"] = "1 epoch, from 1,000 batches after 20 warm-up batches"
+    if getattr(model, "scores_are_ratings", True) and not extrapolated:
+        sample = split.test.head(100_000)
+        result["test_rmse"] = round(metrics.evaluate_ratings(model, sample)["RMSE"], 4)
+    result["peak_rss_gb_before_training"] = round(before, 2)
+    result["peak_rss_gb"] = round(peak_rss_gb(), 2)
+    return result
+
+
+# --- running children ---------------------------------------------------------------------
+def _child(target: str, args: tuple, queue) -> None:
+    try:
+        queue.put(("ok", globals()[target](*args)))
+    except BaseException as error:  # noqa: BLE001 (reported to the parent, not swallowed)
+        queue.put(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+def run_child(target: str, *args, limit_s: int = CHILD_LIMIT_S) -> dict:
+    """Run ``target(*args)`` in a fresh process; its result, or ``{"error": ...}``."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(target, args, queue))
+    process.start()
+    try:
+        status, value = queue.get(timeout=limit_s)
+    except queue_module.Empty:
+        process.kill()
+        status, value = "error", f"did not finish within {limit_s} s"
+    process.join()
+    if status == "error":
+        print(value)
+        return {"error": value.splitlines()[0]}
+    return value
+
+
+def run_quality(names: list[str]) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    rows = []
+    for name in tqdm(names, desc="quality (ml-100k)"):
+        result = run_child("_quality", name)
+        if "error" in result:
+            rows.extend({"model": name, "protocol": p, "error": result["error"]}
+                        for p in QUALITY[name])
+        else:
+            rows.extend(result["rows"])
+    return rows
+
+
+def run_scale(names: list[str], scales: list[float]) -> tuple[list[dict], list[dict]]:
+    from tqdm.auto import tqdm
+
+    rows, data = [], []
+    for scale in scales:
+        with tempfile.TemporaryDirectory() as folder:
+            shape = run_child("_write_synthetic", scale, Path(folder))
+            data.append({"scale": scale, **shape})
+            for name in tqdm(names, desc=f"scale {scale:g} ({shape.get('ratings', 0):,})"):
+                row = {"model": name, "scale": scale, "ratings": shape.get("train"),
+                       "timed": SCALE[name], "settings": SCALE_SETTINGS.get(name, {})}
+                if (name, scale) in NOT_AT_SCALE:
+                    row["skipped"] = NOT_AT_SCALE[(name, scale)]
+                else:
+                    row.update(run_child("_scale", name, folder))
+                rows.append(row)
+    return rows, data
+
+
+def machine() -> dict:
+    import tensorflow as tf
+
+    return {"date": date.today().isoformat(), "cpus": os.cpu_count(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "quality", "scale"), default="all")
+    parser.add_argument("--models", nargs="*", help="only these models (default: all)")
+    parser.add_argument("--scales", nargs="*", type=float, default=list(SCALES))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from coursekit import leaderboard
+
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    chosen = args.models or list(QUALITY)
+    unknown = sorted(set(chosen) - set(QUALITY))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose among {sorted(QUALITY)}")
+    if args.part in ("all", "quality"):
+        fresh = run_quality(chosen)
+        kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
+        results["quality"] = kept + fresh
+    if args.part in ("all", "scale"):
+        names = [n for n in chosen if n in SCALE]
+        fresh, data = run_scale(names, args.scales)
+        done = {(r["model"], r["scale"]) for r in fresh}
+        kept = [r for r in results.get("scale", []) if (r["model"], r["scale"]) not in done]
+        results["scale"] = kept + fresh
+        results["synthetic_data"] = data
+    results["machine"] = run_child("machine")
+    results["chapters"] = CHAPTER
+    args.output.write_text(json.dumps(results, indent=1) + "\n")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        if results.get("quality"):
+            for protocol in ("RATING", "TOPN", "RETRIEVAL"):
+                print(f"\n{protocol}\n", leaderboard.quality_table(results, protocol))
+        if results.get("scale"):
+            print("\nCost at scale\n", leaderboard.scale_table(results))
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

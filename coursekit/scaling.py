@@ -1,0 +1,111 @@
+"""Measuring training speed (chapter 10): an epoch timer and a profile of one training step.
+
+    timer = EpochTimer()
+    MatrixFactorization(epochs=1, callbacks=[timer]).fit(split)
+    timer.seconds                      # training seconds of each epoch, validation excluded
+
+    profile_train_step(network, x, y)  # milliseconds per step: overhead, gradients, optimizer
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class EpochTimer:
+    """A Keras 3 callback timing each training epoch, validation excluded.
+
+    With ``max_batches`` it stops training after ``warmup + max_batches`` batches and scales
+    the steady-state time per batch (the batches after the warm-up, which traces the graph)
+    to a whole epoch; ``extrapolated`` is then True. Use it when a whole epoch would take
+    too long to wait for.
+    """
+
+    def __new__(cls, warmup: int = 20, max_batches: int | None = None):
+        return _epoch_timer(warmup, max_batches)
+
+
+def _epoch_timer(warmup: int, max_batches: int | None):
+    import keras  # lazily, so that importing coursekit stays light
+
+    class _EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self.extrapolated = False
+            self.batches_per_epoch: int | None = None
+            self._start = self._trained = self._steady = None
+
+        def on_train_begin(self, logs=None) -> None:
+            self.batches_per_epoch = self.params.get("steps")
+
+        def on_epoch_begin(self, epoch, logs=None) -> None:
+            self._start, self._trained = time.perf_counter(), None
+
+        def on_train_batch_begin(self, batch, logs=None) -> None:
+            if max_batches is not None and batch == warmup:
+                self._steady = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            if max_batches is not None and batch + 1 == warmup + max_batches:
+                per_batch = (time.perf_counter() - self._steady) / max_batches
+                self._trained = self._start + per_batch * self.batches_per_epoch
+                self.extrapolated = True
+                self.model.stop_training = True
+
+        def on_test_begin(self, logs=None) -> None:  # validation closes the epoch
+            if self._start is not None and self._trained is None:
+                self._trained = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            self.seconds.append((self._trained or time.perf_counter()) - self._start)
+            self._start = None
+
+    return _EpochTimer()
+
+
+def _milliseconds(step, repeats: int) -> float:
+    step()  # trace and warm up
+    step()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - started) / repeats * 1e3
+
+
+def profile_train_step(network, x, y, repeats: int = 50) -> dict[str, float]:
+    """Milliseconds per training step of a compiled Keras 3 ``network`` on one batch
+    ``(x, y)``, split into where the time goes:
+
+    - ``forward + gradients``: the loss and its gradients (one compiled function);
+    - ``optimizer update``: applying those gradients (the same optimizer, compiled alone);
+    - ``Keras overhead``: the rest of a ``fit`` step (``train_on_batch``: metrics, callbacks,
+      moving the batch in), what remains of the whole step after the two parts above.
+
+    The network's weights change while it is measured (the optimizer really steps).
+    """
+    import tensorflow as tf
+
+    x, y = tf.constant(x), tf.constant(y, tf.float32)
+    variables = network.trainable_variables
+
+    @tf.function
+    def gradients():
+        with tf.GradientTape() as tape:
+            predictions = network(x, training=True)
+            loss = tf.reduce_mean(tf.square(predictions - y))
+            if network.losses:
+                loss += tf.add_n(network.losses)
+        return tape.gradient(loss, variables)
+
+    grads = gradients()
+
+    @tf.function
+    def update():
+        network.optimizer.apply(grads, variables)
+
+    whole = _milliseconds(lambda: network.train_on_batch(x, y), repeats)
+    forward = _milliseconds(lambda: gradients(), repeats)
+    optimizer = _milliseconds(update, repeats)
+    return {"forward + gradients": forward, "optimizer update": optimizer,
+            "Keras overhead": max(whole - forward - optimizer, 0.0), "whole step": whole}
