@@ -74,7 +74,7 @@ SCALE = {
 # settings at scale that differ from the chapters' (the synthetic ratings have 16 factors)
 SCALE_SETTINGS = {
     "matrix factorization": {"n_factors": 32},
-    "matrix factorization (fast)": {"n_factors": 32, "batch_size": 262_144},
+    "matrix factorization (fast)": {"n_factors": 32, "batch_size": 262_144, "learning_rate": 0.1},
 }
 NOT_AT_SCALE = {
     ("TFRS ranking", 1.0): "batches of 256 through string lookups take about 10 minutes an "
@@ -103,11 +103,12 @@ def make_model(name: str, **overrides):
                 sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False)
         return ckm.SurpriseRecommender(algorithm, name=name.removeprefix("Surprise "))
     if name == "matrix factorization":
-        return ckm.MatrixFactorization(n_factors=128, l2=0.03, seed=0, **overrides)
+        return ckm.MatrixFactorization(**{"n_factors": 128, "l2": 0.03, "seed": 0, **overrides})
     if name == "matrix factorization (fast)":
         from coursekit.models.fast_mf import FastMatrixFactorization
 
-        return FastMatrixFactorization(n_factors=128, l2=0.03, seed=0, **overrides)
+        return FastMatrixFactorization(**{"n_factors": 128, "l2": 0.03, "seed": 0,
+                                          **overrides})
     if name == "neural CF":
         return ckm.NeuralCF(seed=0, **overrides)
     if name == "I-AutoRec":

@@ -87,6 +87,7 @@ def profile_train_step(network, x, y, repeats: int = 50) -> dict[str, float]:
     import tensorflow as tf
 
     x, y = tf.constant(x), tf.constant(y, tf.float32)
+    network(x)  # build the weights of a subclassed model before listing them
     variables = network.trainable_variables
 
     @tf.function

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from ..errors import InvalidRatingsError
 from .base import Recommender, holdout_mask
 from .keras_base import EpochLine
+from .rowwise import rowwise_adagrad_update
 
 Orientation = Literal["item", "user"]
 PREDICT_ROWS = 4096
@@ -382,12 +383,8 @@ class SparseRowwiseTrainer:
             for variable, accumulator, grad in zip(variables, self.accumulators[:3], grads[:3],
                                                    strict=True):
                 if len(grad.shape) == 2:  # row-wise Adagrad on a kernel's touched rows
-                    accumulator.scatter_add(tf.IndexedSlices(
-                        tf.reduce_mean(tf.square(grad), axis=1), unique_columns))
-                    scale = self.learning_rate / (
-                        tf.sqrt(tf.gather(accumulator, unique_columns)) + 1e-7)
-                    variable.scatter_sub(tf.IndexedSlices(grad * scale[:, None],
-                                                          unique_columns))
+                    rowwise_adagrad_update(variable, accumulator, unique_columns, grad,
+                                           self.learning_rate)
                 else:
                     tf.raw_ops.ResourceSparseApplyAdagradV2(
                         var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,

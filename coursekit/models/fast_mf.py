@@ -96,6 +96,13 @@ def fast_mf_network_class():
                                  name="offset_accumulator")]
 
         def train_step(self, data):
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            if replicas > 1:
+                raise NotImplementedError(
+                    f"The fast trainer updates its weights in place on one device; under a "
+                    f"tf.distribute strategy with {replicas} replicas each replica would "
+                    "update the shared rows on its own. Train it outside the strategy's "
+                    "scope, or use MatrixFactorization, whose plain fit Keras distributes.")
             x, y = data[0], data[1]
             x = tf.cast(x, tf.int32)
             users, items = x[:, 0], x[:, 1]

@@ -18,8 +18,11 @@ EPSILON = 1e-7
 
 
 def raw_variable(variable):
-    """The ``tf.Variable`` behind a Keras 3 variable (scatter updates need it)."""
-    return variable.value if hasattr(variable, "value") else variable
+    """The ``tf.Variable`` behind a Keras 3 variable (scatter updates need it); a
+    ``tf.Variable`` is returned as it is."""
+    import keras
+
+    return variable.value if isinstance(variable, keras.Variable) else variable
 
 
 def rowwise_adagrad_update(variable, accumulator, rows, grad, learning_rate) -> None:

@@ -1,0 +1,100 @@
+"""The leaderboard tables, the shipped benchmark results, and the timing helpers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import suite
+from coursekit import leaderboard
+
+TINY = {
+    "quality": [
+        {"model": "a", "protocol": "RATING", "RMSE": 0.95, "MAE": 0.75, "train_seconds": 1.0},
+        {"model": "b", "protocol": "RATING", "RMSE": 0.90, "MAE": 0.71, "train_seconds": 9.0},
+        {"model": "b", "protocol": "TOPN", "HR@10": 0.05, "NDCG@10": 0.02,
+         "catalog coverage": 0.1, "novelty (bits)": 8.0, "train_seconds": 9.0},
+        {"model": "c", "protocol": "RATING", "error": "ValueError: broken"},
+    ],
+    "scale": [
+        {"model": "b", "scale": 1.0, "timed": "1 epoch", "seconds": 10.0,
+         "ratings_per_second": 2e6, "peak_rss_gb": 1.5},
+        {"model": "b", "scale": 0.05, "timed": "1 epoch", "seconds": 0.5,
+         "ratings_per_second": 2e6, "peak_rss_gb": 0.8},
+    ],
+    "synthetic_data": [{"scale": 0.05, "ratings": 1_000_000}, {"scale": 1.0,
+                                                              "ratings": 20_000_000}],
+    "chapters": {"a": 2, "b": 3},
+}
+
+
+def test_quality_table_orders_by_the_protocols_metric_and_drops_failed_runs():
+    table = leaderboard.quality_table(TINY, "RATING")
+    assert list(table.index) == ["b", "a"]  # lower RMSE first
+    assert table.loc["b", "chapter"] == 3
+    with pytest.raises(ValueError, match="RETRIEVAL"):
+        leaderboard.quality_table(TINY, "RETRIEVAL")
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        leaderboard.quality_table(TINY, "rating")
+
+
+def test_scale_table_orders_by_size_in_millions_of_ratings():
+    table = leaderboard.scale_table(TINY)
+    assert table["ratings (M)"].tolist() == [1.0, 20.0]
+
+
+def test_missing_results_say_how_to_measure_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="benchmarks.suite"):
+        leaderboard.load_results(tmp_path / "none.json")
+
+
+def test_shipped_results_cover_every_model_on_its_protocols_and_scales():
+    results = leaderboard.load_results()
+    measured = {(r["model"], r["protocol"]) for r in results["quality"] if "error" not in r}
+    expected = {(m, p) for m, protocols in suite.QUALITY.items() for p in protocols}
+    assert expected <= measured, sorted(expected - measured)
+    at_scale = {(r["model"], r["scale"]) for r in results["scale"]
+                if "error" not in r and "skipped" not in r}
+    expected = {(m, s) for m in suite.SCALE for s in suite.SCALES
+                if (m, s) not in suite.NOT_AT_SCALE}
+    assert expected <= at_scale, sorted(expected - at_scale)
+    json.dumps(results)  # plain data, nothing else
+
+
+def test_the_fast_trainer_meets_its_speed_targets_in_the_shipped_results():
+    scale = leaderboard.scale_table(leaderboard.load_results()).set_index(["model", "ratings (M)"])
+    largest = scale.index.get_level_values(1).max()
+    fast = scale.loc[("matrix factorization (fast)", largest), "ratings_per_second"]
+    plain = scale.loc[("matrix factorization", largest), "ratings_per_second"]
+    assert fast >= 3e6 and fast >= 15 * plain
+
+
+def test_epoch_timer_extrapolates_from_a_fixed_number_of_batches(ml100k):
+    from coursekit import data as ckd
+    from coursekit.models import MatrixFactorization
+    from coursekit.scaling import EpochTimer
+
+    split = ckd.rating_protocol(ml100k)
+    timer = EpochTimer(warmup=5, max_batches=20)
+    model = MatrixFactorization(n_factors=8, epochs=3, refit=False, batch_size=256,
+                                callbacks=[timer], seed=0).fit(split)
+    assert timer.extrapolated and len(timer.seconds) == 1  # stopped inside the first epoch
+    assert timer.batches_per_epoch == int(np.ceil(0.9 * len(split.train) / 256))
+    assert len(model.history_) == 1 and timer.seconds[0] > 0
+
+
+def test_profile_train_step_splits_a_step_into_its_parts():
+    import keras
+
+    from coursekit.models.mf import build_mf_network
+    from coursekit.scaling import profile_train_step
+
+    network = build_mf_network(50, 40, 4, 0.03, (0.0, 5.5), 3.5)
+    network.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    x = np.stack([np.arange(16) % 50, np.arange(16) % 40], 1).astype("int32")
+    parts = profile_train_step(network, x, np.full(16, 4.0, "float32"), repeats=3)
+    assert set(parts) == {"forward + gradients", "optimizer update", "Keras overhead",
+                          "whole step"}
+    assert all(v >= 0 for v in parts.values()) and parts["optimizer update"] > 0
