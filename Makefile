@@ -37,7 +37,7 @@ book: install
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser -p chapter_cache --nbval-lax \
-	  --nbval-cell-timeout=900 -p no:cacheprovider -n 2 --dist loadfile
+	  --nbval-cell-timeout=900 -p no:cacheprovider -n 2 --dist loadfile --durations=15
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "$(CODE_HASH)" > _build/.code-hash

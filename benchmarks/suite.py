@@ -77,6 +77,9 @@ SCALE_SETTINGS = {
     "matrix factorization (fast)": {"n_factors": 32, "batch_size": 262_144, "learning_rate": 0.1},
 }
 NOT_AT_SCALE = {
+    ("TFRS two-tower retrieval", 1.0): "its input pipeline (a shuffle buffer of every (user, "
+                                       "film) pair as strings) took 6 minutes at 5M and "
+                                       "grows with the data: about 25 minutes at 20M",
     ("TFRS ranking", 1.0): "batches of 256 through string lookups take about 10 minutes an "
                            "epoch at 20M; the plain-fit cost is measured by matrix "
                            "factorization and neural CF",
@@ -205,6 +208,36 @@ def _load_split(folder: Path):
                      rating_scale=(0.5, 5.0))
 
 
+def _scale_autorec(folder: Path) -> dict:
+    """One epoch of chapter 5's large-row I-AutoRec trainer: the child loads the film x user
+    matrix alone, so its peak memory is the trainer's (and TensorFlow's)."""
+    import numpy as np
+    import scipy.sparse as sp
+    import tensorflow as tf
+
+    from coursekit.models.autoencoders import AutoRec
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # one large temporary at a time
+    with np.load(folder / "train.npz") as arrays:
+        users, user_index = np.unique(arrays["user"], return_inverse=True)
+        items, item_index = np.unique(arrays["item"], return_inverse=True)
+        matrix = sp.csr_matrix((arrays["rating"], (item_index, user_index)),
+                               shape=(items.size, users.size))
+    del user_index, item_index
+    before = peak_rss_gb()
+    trainer = AutoRec(orientation="item", hidden_units=(500,), seed=0).sparse_trainer(
+        matrix, max_ratings=16_384)
+    n_train = matrix.nnz
+    del matrix
+    started = time.perf_counter()
+    log = trainer.train_epoch()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 1), "ratings_per_second": round(n_train / seconds),
+            "training_rmse": round(log["rmse"], 4),
+            "peak_rss_gb_before_training": round(before, 2),
+            "peak_rss_gb": round(peak_rss_gb(), 2)}
+
+
 def _scale(name: str, folder: str) -> dict:
     import statistics
 
@@ -215,6 +248,8 @@ def _scale(name: str, folder: str) -> dict:
 
     _prepare_child(name)
     folder = Path(folder)
+    if name == "I-AutoRec":
+        return _scale_autorec(folder)
     split = _load_split(folder)
     n_train = len(split.train)
     before = peak_rss_gb()
@@ -226,25 +261,6 @@ def _scale(name: str, folder: str) -> dict:
         model.fit(split)
         seconds = statistics.median(timer.seconds)
         extrapolated = timer.extrapolated
-    elif name == "I-AutoRec":
-        import scipy.sparse as sp
-
-        from coursekit.models.autoencoders import AutoRec
-
-        users = split.users.encode(split.train["user"].to_numpy())
-        items = split.items.encode(split.train["item"].to_numpy())
-        matrix = sp.csr_matrix((split.train["rating"].to_numpy(np.float32), (items, users)),
-                               shape=(split.n_items, split.n_users))
-        model = AutoRec(orientation="item", hidden_units=(500,), seed=0)
-        trainer = model.sparse_trainer(matrix, max_ratings=16_384)
-        del matrix
-        started = time.perf_counter()
-        log = trainer.train_epoch()
-        seconds = time.perf_counter() - started
-        return {"seconds": round(seconds, 1), "ratings_per_second": round(n_train / seconds),
-                "training_rmse": round(log["rmse"], 4),
-                "peak_rss_gb_before_training": round(before, 2),
-                "peak_rss_gb": round(peak_rss_gb(), 2)}
     elif name == "Surprise SVD":
         import surprise
         from surprise import Dataset, Reader
@@ -300,11 +316,18 @@ def run_child(target: str, *args, limit_s: int = CHILD_LIMIT_S) -> dict:
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, args, queue))
     process.start()
-    try:
-        status, value = queue.get(timeout=limit_s)
-    except queue_module.Empty:
+    deadline = time.monotonic() + limit_s
+    status, value = "error", f"did not finish within {limit_s} s"
+    while time.monotonic() < deadline:
+        try:
+            status, value = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():  # killed (out of memory, say) before it could report
+                status, value = "error", f"the process died (exit code {process.exitcode})"
+                break
+    if process.is_alive():
         process.kill()
-        status, value = "error", f"did not finish within {limit_s} s"
     process.join()
     if status == "error":
         print(value)
@@ -326,14 +349,16 @@ def run_quality(names: list[str]) -> list[dict]:
     return rows
 
 
-def run_scale(names: list[str], scales: list[float]) -> tuple[list[dict], list[dict]]:
+def run_scale(names: list[str], scales: list[float], results: dict, save) -> None:
+    """Measure ``names`` at each scale into ``results``, calling ``save()`` after every run
+    (a long suite keeps what it measured if it is stopped)."""
     from tqdm.auto import tqdm
 
-    rows, data = [], []
     for scale in scales:
         with tempfile.TemporaryDirectory() as folder:
             shape = run_child("_write_synthetic", scale, Path(folder))
-            data.append({"scale": scale, **shape})
+            results["synthetic_data"] = [d for d in results.get("synthetic_data", [])
+                                         if d["scale"] != scale] + [{"scale": scale, **shape}]
             for name in tqdm(names, desc=f"scale {scale:g} ({shape.get('ratings', 0):,})"):
                 row = {"model": name, "scale": scale, "ratings": shape.get("train"),
                        "timed": SCALE[name], "settings": SCALE_SETTINGS.get(name, {})}
@@ -341,8 +366,9 @@ def run_scale(names: list[str], scales: list[float]) -> tuple[list[dict], list[d
                     row["skipped"] = NOT_AT_SCALE[(name, scale)]
                 else:
                     row.update(run_child("_scale", name, folder))
-                rows.append(row)
-    return rows, data
+                results["scale"] = [r for r in results.get("scale", [])
+                                    if (r["model"], r["scale"]) != (name, scale)] + [row]
+                save()
 
 
 def machine() -> dict:
@@ -377,11 +403,8 @@ def main() -> None:
         results["quality"] = kept + fresh
     if args.part in ("all", "scale"):
         names = [n for n in chosen if n in SCALE]
-        fresh, data = run_scale(names, args.scales)
-        done = {(r["model"], r["scale"]) for r in fresh}
-        kept = [r for r in results.get("scale", []) if (r["model"], r["scale"]) not in done]
-        results["scale"] = kept + fresh
-        results["synthetic_data"] = data
+        run_scale(names, args.scales, results,
+                  lambda: args.output.write_text(json.dumps(results, indent=1) + "\n"))
     results["machine"] = run_child("machine")
     results["chapters"] = CHAPTER
     args.output.write_text(json.dumps(results, indent=1) + "\n")

@@ -178,3 +178,14 @@ def test_sparse_adagrad_trainer_learns_with_empty_rows(small_split):
     assert all(np.isfinite(log["loss"]) for log in logs)
     assert logs[-1]["rmse"] < logs[0]["rmse"]
     assert logs[0]["batches"] > 1
+
+
+def test_scoring_chunks_are_bounded_by_training_ratings():
+    from coursekit.models.autoencoders import rows_by_ratings
+
+    counts = np.array([5, 1, 7, 2, 2, 9, 0])
+    rows = np.array([0, 1, 2, 3, 4, 5, 6])
+    chunks = rows_by_ratings(rows, counts, max_ratings=8)
+    assert [c.tolist() for c in chunks] == [[0, 1], [2], [3, 4], [5], [6]]
+    assert np.concatenate(chunks).tolist() == rows.tolist()  # every row once, in order
+    assert all(counts[c].sum() <= 8 or c.size == 1 for c in chunks)

@@ -55,14 +55,16 @@ def test_a_train_step_moves_only_the_rows_of_the_batch():
     net = _network()
     net.compile(optimizer="adam", loss="mse", metrics=["mse"])
     before = [t.embeddings.numpy() for t in (net.user_factors, net.item_factors)]
-    x = tf.constant([[1, 2], [4, 2], [1, 3]], tf.int32)
-    net.fit(x, tf.constant([5.0, 1.0, 3.0]), batch_size=3, epochs=1, verbose=0)
+    # three users: the compiled step pads their rows to four with row 0, which must not move
+    x = tf.constant([[1, 2], [4, 2], [1, 3], [5, 3]], tf.int32)
+    net.fit(x, tf.constant([5.0, 1.0, 3.0, 2.0]), batch_size=4, epochs=1, verbose=0)
     after = [t.embeddings.numpy() for t in (net.user_factors, net.item_factors)]
     moved_users = np.flatnonzero(np.any(before[0] != after[0], axis=1))
     moved_items = np.flatnonzero(np.any(before[1] != after[1], axis=1))
-    assert moved_users.tolist() == [1, 4] and moved_items.tolist() == [2, 3]
-    accumulator = np.asarray(net.accumulators[0])
-    assert np.all(accumulator[[1, 4]] > 0.1) and np.all(np.delete(accumulator, [1, 4]) == 0.1)
+    assert moved_users.tolist() == [1, 4, 5] and moved_items.tolist() == [2, 3]
+    accumulator = net.accumulators[0].numpy()
+    assert np.all(accumulator[[1, 4, 5]] > 0.1)
+    assert np.all(np.delete(accumulator, [1, 4, 5]) == np.float32(0.1))
 
 
 def test_fast_trainer_learns_and_keeps_the_model_interface(ml100k, tmp_path):

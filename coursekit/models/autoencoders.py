@@ -33,7 +33,7 @@ from .keras_base import EpochLine
 from .rowwise import rowwise_adagrad_update
 
 Orientation = Literal["item", "user"]
-PREDICT_ROWS = 4096
+PREDICT_RATINGS = 2**18  # training ratings encoded at once when scoring
 DENSE_BATCH_LIMIT = 2**24  # values in one dense batch (64 MB of float32) before going sparse
 
 
@@ -270,12 +270,10 @@ def build_autoencoder_network(
 
         def encode_from(self, sparse_rows: SparseRows, rows):
             """Hidden codes of ``rows`` of any matrix with the training matrix's columns."""
+            # Always from the sparse rows: scoring may ask for many rows at once, and a dense
+            # batch of all of them would be the whole matrix.
             position, columns, values = sparse_rows.gather(rows)
-            batch = tf.shape(rows)[0]
-            if dense_batches:
-                index = tf.stack([position, columns], axis=1)
-                return self.encode_dense(tf.scatter_nd(index, values, [batch, n_columns]), False)
-            return self.encode_sparse(position, columns, values, batch, False)
+            return self.encode_sparse(position, columns, values, tf.shape(rows)[0], False)
 
     return SparseAutoencoder()
 
@@ -285,13 +283,13 @@ class HeldOutRMSE:
     logs, in one compiled call per chunk of rows: much cheaper than Keras's validation loop
     for the few milliseconds a pass over ml-100k takes."""
 
-    def __new__(cls, network, rows: np.ndarray, chunk: int = 4096):
+    def __new__(cls, network, rows: np.ndarray, row_counts: np.ndarray):
         import keras
         import tensorflow as tf
 
         spec = [tf.TensorSpec([None], tf.int32)]
         predict = tf.function(network.heldout_predictions, input_signature=spec)
-        chunks = [tf.constant(rows[k:k + chunk], tf.int32) for k in range(0, rows.size, chunk)]
+        chunks = [tf.constant(part, tf.int32) for part in rows_by_ratings(rows, row_counts)]
 
         class _HeldOutRMSE(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -313,6 +311,23 @@ def _row_numbers(data):
     if isinstance(data, tuple | list):
         data = data[0]
     return tf.reshape(tf.cast(data, tf.int32), [-1])
+
+
+def rows_by_ratings(rows: np.ndarray, row_counts: np.ndarray,
+                    max_ratings: int = PREDICT_RATINGS) -> list[np.ndarray]:
+    """``rows`` in order, cut into chunks whose rows hold at most ``max_ratings`` training
+    ratings together (a longer row is a chunk of its own). Encoding a chunk costs memory in
+    proportion to its ratings times the first layer's width, so scoring many rows at once
+    must be cut like this, or it would take as much memory as the whole matrix."""
+    rows = np.asarray(rows)
+    cumulative = np.cumsum(np.asarray(row_counts)[rows])
+    chunks, start = [], 0
+    while start < rows.size:
+        limit = (cumulative[start - 1] if start else 0) + max_ratings
+        stop = max(int(np.searchsorted(cumulative, limit, side="right")), start + 1)
+        chunks.append(rows[start:stop])
+        start = stop
+    return chunks
 
 
 def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) -> list[np.ndarray]:
@@ -522,7 +537,7 @@ class AutoRec(Recommender):
         callbacks: list = []
         if evaluation is not None:
             rated = np.flatnonzero(np.diff(validation.indptr) > 0).astype(np.int32)
-            callbacks.append(HeldOutRMSE(network, rated))
+            callbacks.append(HeldOutRMSE(network, rated, np.diff(matrix.indptr)))
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_rmse", mode="min", patience=self.patience,
                 restore_best_weights=True))
@@ -585,10 +600,12 @@ class AutoRec(Recommender):
 
         rows, cols = self._pairs(users, items)
         out = np.empty(rows.size, dtype=np.float32)
-        order = np.argsort(rows, kind="stable")  # chunks hold few distinct rows
-        chunk = PREDICT_ROWS * 64
-        for start in range(0, rows.size, chunk):
-            part = order[start:start + chunk]
+        order = np.argsort(rows, kind="stable")  # each chunk of rows is one slice of pairs
+        sorted_rows = rows[order]
+        for part_rows in rows_by_ratings(np.unique(rows), np.diff(self.matrix_.indptr)):
+            start = np.searchsorted(sorted_rows, part_rows[0], side="left")
+            stop = np.searchsorted(sorted_rows, part_rows[-1], side="right")
+            part = order[start:stop]
             out[part] = self.network_.scores_at(
                 tf.constant(rows[part], tf.int32), tf.constant(cols[part], tf.int32)).numpy()
         return out

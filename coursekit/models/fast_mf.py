@@ -72,6 +72,17 @@ def _gradients_by_slot(network, users, items, ratings, user_slot, item_slot, n_u
     return predictions, grads
 
 
+def _padded(rows, batch):
+    """``rows`` padded with zeros to the next power of two, at most ``batch``."""
+    import tensorflow as tf
+
+    count = tf.size(rows)
+    log2 = tf.math.log(tf.cast(count, tf.float32)) / tf.math.log(2.0)
+    length = tf.cast(2.0 ** tf.math.ceil(log2), tf.int32)
+    length = tf.maximum(tf.minimum(length, batch), count)
+    return tf.pad(rows, [[0, length - count]])
+
+
 @functools.cache
 def fast_mf_network_class():
     """Chapter 3's network with the fast ``train_step`` (defined lazily)."""
@@ -107,16 +118,15 @@ def fast_mf_network_class():
             x = tf.cast(x, tf.int32)
             users, items = x[:, 0], x[:, 1]
             ratings = tf.cast(tf.reshape(y, [-1]), tf.float32)
-            # tf.unique has no XLA kernel: find the touched rows here, then hand a batch-sized
-            # (padded) list of them to the compiled step. Padding points at row 0 with a zero
-            # gradient, which leaves row 0 as it was.
+            # tf.unique has no XLA kernel: find the touched rows here, then hand a padded
+            # list of them to the compiled step. Its length is the next power of two (at
+            # most the batch), so that XLA compiles a few shapes only; padding points at
+            # row 0 with a zero gradient, which leaves row 0 as it was.
             batch = tf.size(users)
             user_rows, user_slot = tf.unique(users)
             item_rows, item_slot = tf.unique(items)
-            user_rows = tf.pad(user_rows, [[0, batch - tf.size(user_rows)]])
-            item_rows = tf.pad(item_rows, [[0, batch - tf.size(item_rows)]])
-            predictions = self._compiled_step(users, items, ratings, user_rows, user_slot,
-                                              item_rows, item_slot)
+            predictions = self._compiled_step(users, items, ratings, _padded(user_rows, batch),
+                                              user_slot, _padded(item_rows, batch), item_slot)
             loss = tf.reduce_mean(tf.square(predictions - ratings))
             self._loss_tracker.update_state(loss, sample_weight=batch)
             return self.compute_metrics(x, ratings, predictions)
@@ -124,9 +134,9 @@ def fast_mf_network_class():
         @tf.function(jit_compile=True)
         def _compiled_step(self, users, items, ratings, user_rows, user_slot, item_rows,
                            item_slot):
-            batch = tf.size(users)
             predictions, grads = _gradients_by_slot(self, users, items, ratings, user_slot,
-                                                    item_slot, batch, batch)
+                                                    item_slot, tf.size(user_rows),
+                                                    tf.size(item_rows))
             lr = tf.constant(self.learning_rate, tf.float32)
             tables = (self.user_factors, self.item_factors, self.user_bias, self.item_bias)
             for table, accumulator, rows, grad in zip(
@@ -161,7 +171,8 @@ class FastMatrixFactorization(MatrixFactorization):
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         order = np.random.default_rng(self.seed).permutation(len(ratings))
-        super()._fit(users[order], items[order], ratings[order], validation, verbose)
+        super()._fit(users[order].astype(np.int32), items[order].astype(np.int32),
+                     ratings[order], validation, verbose)
 
     def build_network(self, n_users: int, n_items: int):
         low, high = self.rating_scale
