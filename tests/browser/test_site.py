@@ -36,7 +36,9 @@ def chapter_title(source: Path) -> str:
 
 
 def figures_shown(source: Path) -> int:
-    return len(re.findall(r"plt\.show\(\)", source.read_text()))
+    """Figures a chapter shows for sure: its top-level ``plt.show()`` calls (an indented one
+    may depend on the reader, as the assignment's map shows only when it is right)."""
+    return len(re.findall(r"^plt\.show\(\)", source.read_text(), re.MULTILINE))
 
 
 @pytest.fixture(scope="module")
@@ -139,4 +141,4 @@ def test_a_page_with_an_error_output_and_a_broken_colab_link_fails(browser, plan
                              "A planted chapter")
     text = "\n".join(problems)
     assert "traceback output" in text or "log noise or a traceback" in text, text
-    assert "not in the repository" in text, text
+    assert "Colab link" in text, text  # it opens a notebook the repository does not have
