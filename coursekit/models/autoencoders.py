@@ -334,14 +334,7 @@ def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) 
     """Shuffled row numbers cut into batches of at most ``max_ratings`` ratings each (a row
     with more ratings than that is a batch of its own)."""
     order = np.random.default_rng(seed).permutation(row_counts.size).astype(np.int32)
-    batches, start = [], 0
-    cumulative = np.cumsum(row_counts[order])
-    while start < order.size:
-        limit = (cumulative[start - 1] if start else 0) + max_ratings
-        stop = max(int(np.searchsorted(cumulative, limit, side="right")), start + 1)
-        batches.append(order[start:stop])
-        start = stop
-    return batches
+    return rows_by_ratings(order, row_counts, max_ratings)
 
 
 class SparseRowwiseTrainer:
