@@ -37,28 +37,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "coursekit" / "benchmark_results
 SCALES = (0.05, 0.25, 1.0)
 CHILD_LIMIT_S = 1500
 
-# model name -> protocols it is measured on (settings: see make_model)
-QUALITY = {
-    "global mean": ("RATING",),
-    "most popular": ("TOPN", "RETRIEVAL"),
-    "user + item biases": ("RATING", "TOPN"),
-    "Surprise SVD": ("RATING", "TOPN"),
-    "Surprise KNNBaseline": ("RATING",),
-    "matrix factorization": ("RATING", "TOPN", "RETRIEVAL"),
-    "matrix factorization (fast)": ("RATING", "TOPN", "RETRIEVAL"),
-    "neural CF": ("RATING", "TOPN"),
-    "I-AutoRec": ("RATING", "TOPN"),
-    "U-AutoRec": ("RATING",),
-    "deep autoencoder": ("RATING", "TOPN"),
-    "TFRS ranking": ("RATING",),
-    "TFRS two-tower retrieval": ("TOPN", "RETRIEVAL"),
-}
-CHAPTER = {
-    "global mean": 2, "most popular": 2, "user + item biases": 2, "Surprise SVD": 2,
-    "Surprise KNNBaseline": 2, "matrix factorization": 3, "matrix factorization (fast)": 10,
-    "neural CF": 4, "I-AutoRec": 5, "U-AutoRec": 5, "deep autoencoder": 6, "TFRS ranking": 7,
-    "TFRS two-tower retrieval": 7,
-}
+# Every model, its chapter and its protocols come from coursekit's model registry.
 # model name -> what one timed run at scale is
 SCALE = {
     "user + item biases": "whole fit",
@@ -86,50 +65,18 @@ NOT_AT_SCALE = {
 }
 
 
+def quality_models() -> dict[str, tuple[str, ...]]:
+    """Model name -> the protocols it is measured on, from the registry."""
+    from coursekit.models.registry import MODELS
+
+    return {name: entry.protocols for name, entry in MODELS.items()}
+
+
 def make_model(name: str, **overrides):
     """The model ``name`` with its chapter's settings (``overrides`` replace some)."""
-    from coursekit import models as ckm
+    from coursekit.models.registry import make_model as make
 
-    if name == "global mean":
-        return ckm.GlobalMean()
-    if name == "most popular":
-        return ckm.MostPopular()
-    if name == "user + item biases":
-        return ckm.BiasBaseline(reg_user=2, reg_item=2)
-    if name.startswith("Surprise"):
-        import surprise
-
-        if name == "Surprise SVD":
-            algorithm = surprise.SVD(random_state=0, **overrides)
-        else:
-            algorithm = surprise.KNNBaseline(
-                sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False)
-        return ckm.SurpriseRecommender(algorithm, name=name.removeprefix("Surprise "))
-    if name == "matrix factorization":
-        return ckm.MatrixFactorization(**{"n_factors": 128, "l2": 0.03, "seed": 0, **overrides})
-    if name == "matrix factorization (fast)":
-        from coursekit.models.fast_mf import FastMatrixFactorization
-
-        return FastMatrixFactorization(**{"n_factors": 128, "l2": 0.03, "seed": 0,
-                                          **overrides})
-    if name == "neural CF":
-        return ckm.NeuralCF(seed=0, **overrides)
-    if name == "I-AutoRec":
-        return ckm.AutoRec(orientation="item", hidden_units=(500,), l2=150.0,
-                           input_dropout=0.2, seed=0, **overrides)
-    if name == "U-AutoRec":
-        return ckm.AutoRec(orientation="user", hidden_units=(500,), l2=150.0,
-                           input_dropout=0.2, learning_rate=2e-3, seed=0, **overrides)
-    if name == "deep autoencoder":
-        return ckm.DeepAutoencoder(hidden_units=(128, 64, 128), code_dropout=0.5, seed=0,
-                                   **overrides)
-    if name.startswith("TFRS"):
-        from coursekit import tfrs
-
-        if name == "TFRS ranking":
-            return tfrs.RankingRecommender(seed=0, **overrides)
-        return tfrs.RetrievalRecommender(seed=0, **overrides)
-    raise ValueError(f"unknown model {name!r}; the suite knows {sorted(QUALITY)}")
+    return make(name, **overrides)
 
 
 def peak_rss_gb() -> float:
@@ -137,19 +84,21 @@ def peak_rss_gb() -> float:
 
 
 def _prepare_child(name: str) -> None:
-    if name.startswith("TFRS"):
+    from coursekit.models.registry import get_entry
+
+    if get_entry(name).backend == "tfrs":
         import coursekit.tfrs  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
 
 # --- quality on the three protocols --------------------------------------------------------
 def _quality(name: str) -> dict:
     from coursekit import data as ckd
-    from coursekit import metrics, topn
+    from coursekit.evaluation import evaluate
 
     _prepare_child(name)
     dataset = ckd.load_movielens("ml-100k", progressbar=False)
     rows = []
-    for protocol in QUALITY[name]:
+    for protocol in quality_models()[name]:
         split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
                  "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
         model = make_model(name)
@@ -157,18 +106,7 @@ def _quality(name: str) -> dict:
         model.fit(split)
         row = {"model": name, "protocol": protocol,
                "train_seconds": round(time.perf_counter() - started, 1)}
-        if protocol == "RATING":
-            row.update(metrics.evaluate_ratings(model, split.test))
-        elif protocol == "TOPN":
-            scores = topn.evaluate_top_n(model.recommend_all(n=10), split)
-            row.update({k: scores[k] for k in ("HR@10", "NDCG@10", "catalog coverage",
-                                               "novelty (bits)")})
-        elif hasattr(model, "evaluate_retrieval"):
-            row.update(model.evaluate_retrieval(split.test))
-        else:
-            lists = model.recommend_all(n=100, users=split.test["user"].unique(),
-                                        exclude_seen=False)
-            row.update(metrics.top_k_accuracy(lists, split.test))
+        row.update(evaluate(model, split, protocol))
         rows.append(row)
     for row in rows:
         row["peak_rss_gb"] = round(peak_rss_gb(), 2)
@@ -343,7 +281,7 @@ def run_quality(names: list[str]) -> list[dict]:
         result = run_child("_quality", name)
         if "error" in result:
             rows.extend({"model": name, "protocol": p, "error": result["error"]}
-                        for p in QUALITY[name])
+                        for p in quality_models()[name])
         else:
             rows.extend(result["rows"])
     return rows
@@ -391,12 +329,15 @@ def main() -> None:
     import pandas as pd
 
     from coursekit import leaderboard
+    from coursekit.io import atomic_write_text
+    from coursekit.models.registry import MODELS
 
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    chosen = args.models or list(QUALITY)
-    unknown = sorted(set(chosen) - set(QUALITY))
+    known = quality_models()
+    chosen = args.models or list(known)
+    unknown = sorted(set(chosen) - set(known))
     if unknown:
-        parser.error(f"unknown models {unknown}; choose among {sorted(QUALITY)}")
+        parser.error(f"unknown models {unknown}; choose among {sorted(known)}")
     if args.part in ("all", "quality"):
         fresh = run_quality(chosen)
         kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
@@ -404,10 +345,10 @@ def main() -> None:
     if args.part in ("all", "scale"):
         names = [n for n in chosen if n in SCALE]
         run_scale(names, args.scales, results,
-                  lambda: args.output.write_text(json.dumps(results, indent=1) + "\n"))
+                  lambda: atomic_write_text(args.output, json.dumps(results, indent=1) + "\n"))
     results["machine"] = run_child("machine")
-    results["chapters"] = CHAPTER
-    args.output.write_text(json.dumps(results, indent=1) + "\n")
+    results["chapters"] = {name: entry.chapter for name, entry in MODELS.items()}
+    atomic_write_text(args.output, json.dumps(results, indent=1) + "\n")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         if results.get("quality"):
             for protocol in ("RATING", "TOPN", "RETRIEVAL"):

@@ -32,3 +32,15 @@ class UnknownIdError(CourseKitError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
         return str(self.args[0]) if self.args else ""
+
+
+class NotFittedError(CourseKitError, RuntimeError):
+    """A model (or encoder) was used before ``fit``."""
+
+
+class RatingsNotPredictedError(CourseKitError, TypeError):
+    """The model ranks items but does not predict ratings (a retrieval model)."""
+
+
+class ModelVersionError(CourseKitError, ValueError):
+    """A saved model was written by another version of coursekit."""

@@ -43,13 +43,14 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 from coursekit.errors import UnknownIdError  # noqa: E402
-from coursekit.models.base import Recommender, holdout_mask  # noqa: E402
+from coursekit.models.base import Recommender, check_n, holdout_mask  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
 
 
 def _strings(values: "pd.Series | np.ndarray") -> np.ndarray:
-    return np.asarray(values).astype(np.int64).astype(str)
+    """Ids as the strings the towers' StringLookup layers take (integer or string ids)."""
+    return np.asarray(values).astype(str)
 
 
 class QueryTower(tf.keras.Model):
@@ -118,6 +119,7 @@ class RetrievalRecommender(Recommender):
 
     name = "two-tower retrieval"
     scores_are_ratings = False
+    predicts_ratings = False  # its scores are dot products, not ratings
 
     def __init__(self, dim: int = 64, l2: float = 0.4, epochs: int = 4,
                  batch_size: int = 8192, learning_rate: float = 0.1, seed: int = 0) -> None:
@@ -132,16 +134,19 @@ class RetrievalRecommender(Recommender):
         self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.dim, self.l2)
         self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
         train = pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items]})
-        data = (_interactions(train)
+        # Cache the pairs, then shuffle: every epoch sees a new order (a cache after the
+        # shuffle would replay the first epoch's order for ever).
+        data = (_interactions(train).cache()
                 .shuffle(len(train), seed=self.seed, reshuffle_each_iteration=True)
-                .batch(self.batch_size).cache())
+                .batch(self.batch_size))
         history = self.model_.fit(data, epochs=self.epochs, verbose=verbose)
         self.history_ = pd.DataFrame(history.history)
         self._build_index()
 
     def _build_index(self) -> None:
         self.item_vectors_ = self.model_.candidate_tower(tf.constant(self.item_ids_)).numpy()
-        self.index_ = tfrs.layers.factorized_top_k.BruteForce(self.model_.query_tower, k=100)
+        k = min(100, len(self.item_ids_))  # a small catalogue has fewer than 100 films
+        self.index_ = tfrs.layers.factorized_top_k.BruteForce(self.model_.query_tower, k=k)
         self.index_.index(tf.constant(self.item_vectors_), tf.constant(self.item_ids_))
         # Film to films: a second index whose queries are films. Both sides are the film's
         # embedding without its bias, scaled to length 1, so the score is a cosine.
@@ -150,7 +155,7 @@ class RetrievalRecommender(Recommender):
             tower.lookup, tower.embedding,
             tf.keras.layers.Lambda(lambda v: tf.math.l2_normalize(v, axis=1))])
         unit = tf.math.l2_normalize(self.item_vectors_[:, :-1], axis=1)
-        self.item_index_ = tfrs.layers.factorized_top_k.BruteForce(film_query, k=100)
+        self.item_index_ = tfrs.layers.factorized_top_k.BruteForce(film_query, k=k)
         self.item_index_.index(unit, tf.constant(self.item_ids_))
 
     def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -163,6 +168,7 @@ class RetrievalRecommender(Recommender):
     def evaluate_retrieval(self, frame: pd.DataFrame) -> dict[str, float]:
         """Factorized top-K categorical accuracy on (user, item) pairs, as the TFRS tutorials
         report it (every film is a candidate, seen ones included)."""
+        self._check_fitted()
         result = self.model_.evaluate(_interactions(frame).batch(4096), return_dict=True,
                                       verbose=0)
         return {f"top-{k}": float(result[f"factorized_top_k/top_{k}_categorical_accuracy"])
@@ -170,27 +176,36 @@ class RetrievalRecommender(Recommender):
 
     def query_index(self, user: int, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
         """The BruteForce index's answer for one user: ``k`` films, seen ones excluded."""
+        self._check_fitted()
+        k = check_n(k)
         if user not in self.users_:
             return self.recommend(user, n=k)  # the popularity fallback, with its warning
-        query = tf.constant([str(int(user))])
-        if exclude_seen:
-            seen = self.items_.ids_[self.seen_[self.users_.encode([user])[0]].indices]
+        query = tf.constant(_strings([user]))
+        seen = self.items_.ids_[self.seen_[self.users_.encode([user])[0]].indices]
+        k = min(k, len(self.items_) - (len(seen) if exclude_seen else 0))
+        if k == 0:
+            return self._table(self.items_.ids_[:0], np.zeros(0), "BruteForce index")
+        if exclude_seen and len(seen):
             scores, ids = self.index_.query_with_exclusions(
                 query, tf.constant([_strings(seen)]), k=k)
         else:
             scores, ids = self.index_(query, k=k)
-        items = ids.numpy()[0].astype(np.int64)
+        items = _decoded(ids.numpy()[0], self.items_.ids_)
         return self._table(items, scores.numpy()[0], "BruteForce index")
 
     def similar_items(self, item: int, k: int = 10) -> pd.DataFrame:
         """Films closest to ``item`` (cosine of film embeddings), from the film-to-films
         BruteForce index; the film itself is left out."""
+        self._check_fitted()
+        k = min(check_n(k), len(self.items_) - 1)
         if item not in self.items_:
             raise UnknownIdError(f"Film {item} was not in the training data; it has no vector.")
-        scores, ids = self.item_index_.query_with_exclusions(
-            tf.constant([str(int(item))]), tf.constant([[str(int(item))]]), k=k)
-        return self._table(ids.numpy()[0].astype(np.int64), scores.numpy()[0],
-                           "film to films")
+        if k == 0:
+            return self._table(self.items_.ids_[:0], np.zeros(0), "film to films")
+        name = tf.constant(_strings([item]))
+        scores, ids = self.item_index_.query_with_exclusions(name, tf.reshape(name, (1, 1)), k=k)
+        items = _decoded(ids.numpy()[0], self.items_.ids_)
+        return self._table(items, scores.numpy()[0], "film to films")
 
     def _unpicklable(self) -> set[str]:
         return {"model_", "index_", "item_index_"}
@@ -204,6 +219,12 @@ class RetrievalRecommender(Recommender):
         self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
         self.model_.load_weights(str(folder / "towers" / "weights")).expect_partial()
         self._build_index()
+
+
+def _decoded(names: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Raw ids back from the index's byte strings, in the type the training ids had."""
+    text = np.array([n.decode() for n in names])
+    return text.astype(np.int64) if np.issubdtype(ids.dtype, np.integer) else text
 
 
 def load_index(folder) -> tf.Module:
@@ -266,14 +287,15 @@ class RankingRecommender(Recommender):
             "user": self.user_ids_[users], "item": self.item_ids_[items],
             "rating": ratings.astype(np.float32)})
         if shuffle:
-            data = data.shuffle(len(ratings), seed=self.seed, reshuffle_each_iteration=True)
-        return data.batch(self.batch_size).cache()
+            data = data.cache().shuffle(len(ratings), seed=self.seed,
+                                        reshuffle_each_iteration=True)
+        return data.batch(self.batch_size)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         self.user_ids_ = _strings(self.users_.ids_)
         self.item_ids_ = _strings(self.items_.ids_)
         held = holdout_mask(len(ratings), 0.1, self.seed)
-        offset = float(ratings.mean())
+        offset = self.offset_ = float(ratings.mean())
         model = self._network(offset)
         stop = tf.keras.callbacks.EarlyStopping(monitor="val_root_mean_squared_error",
                                                 patience=self.patience)
@@ -295,6 +317,15 @@ class RankingRecommender(Recommender):
 
     def _unpicklable(self) -> set[str]:
         return {"model_"}
+
+    def _save_extra(self, folder) -> None:
+        self.model_.save_weights(str(folder / "network" / "weights"))
+
+    def _load_extra(self, folder) -> None:
+        self.model_ = self._network(self.offset_)
+        self.model_({"user": tf.constant(self.user_ids_[:1]),
+                     "item": tf.constant(self.item_ids_[:1])})  # create the weights
+        self.model_.load_weights(str(folder / "network" / "weights")).expect_partial()
 
 
 __all__ = [

@@ -32,10 +32,12 @@ def test_missing_column_says_how_to_rename():
         validate_ratings(bad)
 
 
-def test_duplicates_keep_the_latest_rating_by_default():
+def test_duplicates_are_refused_by_default_and_the_latest_kept_when_asked():
     rows = [(1, 1, 2.0, 30), (1, 2, 3.0, 5), (1, 1, 5.0, 10), (2, 1, 1.0, 1)]
+    with pytest.raises(InvalidRatingsError, match="on_duplicates='latest'"):
+        validate_ratings(frame(rows), (1, 5))
     with pytest.warns(UserWarning, match=r"1 \(user, item\) pair"):
-        clean = validate_ratings(frame(rows), (1, 5))
+        clean = validate_ratings(frame(rows), (1, 5), on_duplicates="latest")
     assert clean.values.tolist() == [[1, 1, 2.0, 30], [1, 2, 3.0, 5], [2, 1, 1.0, 1]]
 
 

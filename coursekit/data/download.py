@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 import warnings
 from pathlib import Path
 
@@ -95,7 +96,10 @@ def fetch_archive(spec: ArchiveSpec, progressbar: bool = True) -> Path:
     if _verified_cached(target, spec.sha256):
         return target
 
-    unverified = target.name + ".unverified"
+    # A name of its own for every download, so that two notebooks filling one cache at once
+    # never write into (or delete) each other's file; the verified archive is moved into
+    # place atomically, and the last one to finish replaces an identical file.
+    unverified = f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.unverified"
     downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=DOWNLOAD_TIMEOUT_S)
     try:
         pooch.retrieve(

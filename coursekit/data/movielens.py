@@ -166,6 +166,11 @@ def _member(archive: zipfile.ZipFile, suffix: str) -> str:
     )
 
 
+def _checked(ratings: pd.DataFrame, spec: ArchiveSpec) -> pd.DataFrame:
+    """An archive's ratings in the course's schema; a re-rated pair keeps its latest rating."""
+    return validate_ratings(ratings, spec.rating_scale, on_duplicates="latest")
+
+
 def _split_genres(text: str, sep: str) -> list[str]:
     if not isinstance(text, str) or text in ("", "(no genres listed)"):
         return []
@@ -209,7 +214,7 @@ def read_grouplens_ml100k(path: Path, spec: ArchiveSpec | None = None) -> MovieL
         }
     )
     return MovieLens(
-        "ml-100k", validate_ratings(ratings, spec.rating_scale), _finish_items(items),
+        "ml-100k", _checked(ratings, spec), _finish_items(items),
         users, spec.rating_scale, source="grouplens",
     )
 
@@ -256,7 +261,7 @@ def read_recbole_ml100k(wheel: Path) -> MovieLens:
         }
     )
     return MovieLens(
-        "ml-100k", validate_ratings(ratings, spec.rating_scale), _finish_items(items),
+        "ml-100k", _checked(ratings, spec), _finish_items(items),
         users, spec.rating_scale, source="recbole",
     )
 
@@ -291,7 +296,7 @@ def _read_ml1m(path: Path, spec: ArchiveSpec) -> MovieLens:
             "zip_code": users["zip_code"],
         }
     )
-    return MovieLens(spec.name, validate_ratings(ratings, spec.rating_scale),
+    return MovieLens(spec.name, _checked(ratings, spec),
                      _finish_items(items), users, spec.rating_scale)
 
 
@@ -312,5 +317,5 @@ def _read_csv_layout(path: Path, spec: ArchiveSpec) -> MovieLens:
             "genres": [_split_genres(g, "|") for g in movies["genres"]],
         }
     )
-    return MovieLens(spec.name, validate_ratings(ratings, spec.rating_scale),
+    return MovieLens(spec.name, _checked(ratings, spec),
                      _finish_items(items), None, spec.rating_scale)

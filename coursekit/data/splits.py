@@ -11,10 +11,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from coursekit.errors import EmptySplitError
+from coursekit.errors import EmptySplitError, InvalidRatingsError
 
 from .encoding import IdEncoder
 from .movielens import MovieLens, load_movielens
+from .validation import (
+    DuplicatePolicy,
+    check_rating_scale,
+    infer_rating_scale,
+    validate_ratings,
+)
 
 PROTOCOL_DATASET = "ml-100k"
 PROTOCOL_SEED = 42
@@ -28,18 +34,27 @@ class Split:
     test: pd.DataFrame
     validation: pd.DataFrame | None = None
     name: str = "split"
-    rating_scale: tuple[float, float] = (0.5, 5.0)
+    rating_scale: tuple[float, float] | None = None  # None: inferred from the ratings
     dataset: MovieLens | None = field(default=None, repr=False)
     users: IdEncoder = field(init=False, repr=False)
     items: IdEncoder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for part, frame in self.parts().items():
-            if frame is not None and len(frame) == 0:
-                raise EmptySplitError(
-                    f"The {part} part of split '{self.name}' has no ratings. Use a larger dataset "
-                    "or a different fraction, so that every part receives some ratings."
-                )
+            if frame is not None:
+                setattr(self, part, validate_ratings(frame))
+                if len(frame) == 0:
+                    raise EmptySplitError(
+                        f"The {part} part of split '{self.name}' has no ratings. Use a larger "
+                        "dataset or a different fraction, so that every part receives some "
+                        "ratings."
+                    )
+        present = [f for f in self.parts().values() if f is not None]
+        if self.rating_scale is None:
+            self.rating_scale = infer_rating_scale(pd.concat([f["rating"] for f in present]))
+        self.rating_scale = (float(self.rating_scale[0]), float(self.rating_scale[1]))
+        for frame in present:
+            check_rating_scale(frame, self.rating_scale)
         self.users = IdEncoder("user").fit(self.train["user"])
         self.items = IdEncoder("item").fit(self.train["item"])
 
@@ -110,9 +125,18 @@ def _random_parts(
     return ratings[~held_out].reset_index(drop=True), ratings[held_out].reset_index(drop=True)
 
 
-def _meta(dataset: MovieLens | None, rating_scale: tuple[float, float] | None) -> dict:
-    scale = rating_scale or (dataset.rating_scale if dataset is not None else (0.5, 5.0))
-    return {"rating_scale": scale, "dataset": dataset}
+def _checked(
+    ratings: pd.DataFrame, dataset: MovieLens | None, rating_scale: tuple[float, float] | None,
+    on_duplicates: DuplicatePolicy,
+) -> tuple[pd.DataFrame, dict]:
+    """The table validated once at the boundary, and the split's rating scale: the one given,
+    else the dataset's, else inferred from the ratings."""
+    scale = rating_scale or (dataset.rating_scale if dataset is not None else None)
+    ratings = validate_ratings(ratings, scale, on_duplicates)
+    _check_not_empty(ratings)
+    if scale is None:
+        scale = infer_rating_scale(ratings)
+    return ratings, {"rating_scale": scale, "dataset": dataset}
 
 
 def random_split(
@@ -123,17 +147,19 @@ def random_split(
     *,
     dataset: MovieLens | None = None,
     rating_scale: tuple[float, float] | None = None,
+    on_duplicates: DuplicatePolicy = "error",
     name: str = "random",
 ) -> Split:
     """Ratings shuffled with ``seed``; ``test_size`` of them held out for testing.
 
     ``validation_size`` > 0 moves that fraction of the *training* ratings to a validation part.
     """
+    ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
     train, test = _random_parts(ratings, test_size, seed)
     validation = None
     if validation_size:
         train, validation = _random_parts(train, validation_size, seed + 1)
-    return Split(train, test, validation, name=name, **_meta(dataset, rating_scale))
+    return Split(train, test, validation, name=name, **meta)
 
 
 def _per_user_rank(ratings: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,16 +191,18 @@ def stratified_split(
     *,
     dataset: MovieLens | None = None,
     rating_scale: tuple[float, float] | None = None,
+    on_duplicates: DuplicatePolicy = "error",
 ) -> Split:
     """Hold out ``test_size`` of *each user's* ratings, so every user appears in every part.
 
     A user with a single rating keeps it in training.
     """
+    ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
     train, test = _stratified_parts(ratings, test_size, seed)
     validation = None
     if validation_size:
         train, validation = _stratified_parts(train, validation_size, seed + 1)
-    return Split(train, test, validation, name="stratified", **_meta(dataset, rating_scale))
+    return Split(train, test, validation, name="stratified", **meta)
 
 
 def leave_last_out_split(
@@ -183,13 +211,20 @@ def leave_last_out_split(
     *,
     dataset: MovieLens | None = None,
     rating_scale: tuple[float, float] | None = None,
+    on_duplicates: DuplicatePolicy = "error",
 ) -> Split:
     """Each user's latest rating (by timestamp, ties by larger item id) becomes the test part.
 
     With ``validation=True`` the second-latest goes to a validation part. Users with too few
     ratings to give one away keep all of them in training.
     """
-    _check_not_empty(ratings)
+    ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
+    if ratings["timestamp"].nunique() == 1 and len(ratings) > 1:
+        raise InvalidRatingsError(
+            "leave_last_out_split holds out each user's latest rating, but every rating has the "
+            "same timestamp (or the table has no timestamp column). Add the time of each rating "
+            "as a 'timestamp' column, or use random_split / stratified_split instead."
+        )
     ordered = ratings.sort_values(["user", "timestamp", "item"], kind="stable")
     position_from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
     count = ordered.groupby("user")["user"].transform("size").to_numpy()
@@ -198,7 +233,7 @@ def leave_last_out_split(
     train = _canonical(ordered[~is_test & ~is_val])
     test = _canonical(ordered[is_test])
     val = _canonical(ordered[is_val]) if validation else None
-    return Split(train, test, val, name="leave-last-out", **_meta(dataset, rating_scale))
+    return Split(train, test, val, name="leave-last-out", **meta)
 
 
 def user_holdout_split(
@@ -209,6 +244,7 @@ def user_holdout_split(
     *,
     dataset: MovieLens | None = None,
     rating_scale: tuple[float, float] | None = None,
+    on_duplicates: DuplicatePolicy = "error",
 ) -> Split:
     """Split the *users*: a ``test_users`` fraction of them (all their ratings) for testing,
     then ``validation_users`` of the rest for validation; the others train.
@@ -216,7 +252,7 @@ def user_holdout_split(
     The parts share no user. Combine with :func:`hide_ratings` to ask a model to complete the
     profiles of users it never saw in training.
     """
-    _check_not_empty(ratings)
+    ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
     _check_fraction(test_users, "test_users")
     _check_fraction(validation_users, "validation_users")
     ratings = _canonical(ratings)
@@ -233,7 +269,7 @@ def user_holdout_split(
         ratings[in_test].reset_index(drop=True),
         ratings[in_val].reset_index(drop=True),
         name="user-holdout",
-        **_meta(dataset, rating_scale),
+        **meta,
     )
 
 

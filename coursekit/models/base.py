@@ -21,9 +21,24 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+import coursekit
 from coursekit.data.encoding import IdEncoder
+from coursekit.data.movielens import MovieLens
 from coursekit.data.splits import Split
-from coursekit.errors import UnknownIdError
+from coursekit.data.validation import (
+    DuplicatePolicy,
+    check_rating_scale,
+    infer_rating_scale,
+    validate_ratings,
+)
+from coursekit.errors import (
+    EmptySplitError,
+    ModelVersionError,
+    NotFittedError,
+    RatingsNotPredictedError,
+    UnknownIdError,
+)
+from coursekit.io import atomic_folder
 
 Unknown = Literal["error", "fallback"]
 
@@ -35,8 +50,37 @@ def holdout_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return held
 
 
-class NotFittedError(RuntimeError):
-    """The model was used before ``fit``."""
+def check_n(n: int) -> int:
+    """``n`` as a positive int, or a clear error."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a whole number of at least 1, got {n!r}.")
+    return int(n)
+
+
+def training_parts(
+    data: Split | pd.DataFrame, rating_scale: tuple[float, float] | None,
+    on_duplicates: DuplicatePolicy,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, tuple[float, float], MovieLens | None]:
+    """What ``fit`` learns from: (train, validation or None, rating scale, dataset).
+
+    A :class:`Split` was validated when it was made; a plain ratings table is validated here,
+    and all of it is training data.
+    """
+    if isinstance(data, Split):
+        scale = rating_scale or data.rating_scale
+        for frame in (data.train, data.validation):
+            if frame is not None:
+                check_rating_scale(frame, scale)
+        return data.train, data.validation, scale, data.dataset
+    if isinstance(data, pd.DataFrame):
+        train = validate_ratings(data, rating_scale, on_duplicates)
+        if len(train) == 0:
+            raise EmptySplitError("Cannot fit on an empty ratings table.")
+        return train, None, rating_scale or infer_rating_scale(train), None
+    raise TypeError(
+        f"fit expects a coursekit Split or a ratings DataFrame, got {type(data).__name__}. "
+        "Make a split with coursekit.data.random_split(ratings)."
+    )
 
 
 class Popularity:
@@ -60,6 +104,16 @@ class Popularity:
             raise NotFittedError("Popularity is not fitted yet; call fit(ratings) first.")
         return self.stats_
 
+    def fallback(self, n: int = 10) -> pd.DataFrame:
+        """The cold-start list: :meth:`highest_rated`, topped up with the most-rated remaining
+        items when fewer than ``n`` items pass the count threshold (small tables)."""
+        top = self.highest_rated(n)
+        if len(top) < n:
+            rest = self._stats().drop(index=top["item"])
+            more = rest.sort_values(["count", "mean"], ascending=False).head(n - len(top))
+            top = pd.concat([top, more.reset_index()], ignore_index=True)
+        return top
+
     def highest_rated(self, n: int = 10, min_count: int | None = None) -> pd.DataFrame:
         stats = self._stats()
         threshold = self.min_count if min_count is None else min_count
@@ -80,6 +134,7 @@ class Recommender:
 
     name: ClassVar[str] = "model"
     scores_are_ratings: ClassVar[bool] = True  # recommendation scores shown on the rating scale
+    predicts_ratings: ClassVar[bool] = True  # False: predict() refuses (ranking-only models)
 
     def __init__(self) -> None:
         self.fitted_ = False
@@ -102,27 +157,33 @@ class Recommender:
         return np.full(users.shape, self.global_mean_, dtype=np.float32)
 
     # --- the shared interface ------------------------------------------------------------
-    def fit(self, split: Split, verbose: int = 0) -> "Recommender":
-        """Train on ``split.train``; ``split.validation``, when present, guides training.
+    def fit(
+        self, data: Split | pd.DataFrame, verbose: int = 0, *,
+        rating_scale: tuple[float, float] | None = None, on_duplicates: DuplicatePolicy = "error",
+    ) -> "Recommender":
+        """Train on ``data.train`` of a :class:`Split` (its validation part, when present,
+        guides training; its test part is never looked at), or on a whole ratings table.
 
-        ``split.test`` is never looked at.
+        A table is validated first (see :func:`coursekit.data.validate_ratings`); its rating
+        scale is ``rating_scale`` or, when not given, the lowest and highest rating in it.
         """
-        seen = [split.train] + ([split.validation] if split.validation is not None else [])
+        train, validation, scale, dataset = training_parts(data, rating_scale, on_duplicates)
+        seen = [train] + ([validation] if validation is not None else [])
         everything = pd.concat(seen, ignore_index=True)
-        self.rating_scale = tuple(float(x) for x in split.rating_scale)
+        self.fitted_ = False
+        self.rating_scale = (float(scale[0]), float(scale[1]))
         self.users_ = IdEncoder("user").fit(everything["user"])
         self.items_ = IdEncoder("item").fit(everything["item"])
-        self.global_mean_ = float(split.train["rating"].mean())
+        self.global_mean_ = float(train["rating"].mean())
         self.popularity_ = Popularity().fit(everything)
         u = self.users_.encode(everything["user"])
         i = self.items_.encode(everything["item"])
         self.seen_ = sp.csr_matrix(
             (np.ones(u.size, dtype=np.int8), (u, i)), shape=(len(self.users_), len(self.items_))
         )
-        self.titles_ = _titles(split)
-        train = self._encode(split.train)
-        validation = self._encode(split.validation) if split.validation is not None else None
-        self._fit(*train, validation, verbose)
+        self.titles_ = _titles(dataset)
+        encoded_validation = self._encode(validation) if validation is not None else None
+        self._fit(*self._encode(train), encoded_validation, verbose)
         self.fitted_ = True
         return self
 
@@ -142,6 +203,12 @@ class Recommender:
     def predict(self, users: Any, items: Any, unknown: Unknown = "error") -> np.ndarray:
         """Predicted ratings of raw ``(users[k], items[k])`` pairs, clipped to the scale."""
         self._check_fitted()
+        if not self.predicts_ratings:
+            raise RatingsNotPredictedError(
+                f"{type(self).__name__} ranks items but does not predict ratings: its scores "
+                "are not on the rating scale. Use model.score(users, items) for its scores, or "
+                "model.recommend(user) for a list; evaluate it with top-N metrics, not RMSE."
+            )
         users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
         if users.shape != items.shape:
             raise ValueError(f"users and items differ in length: {users.shape} vs {items.shape}")
@@ -173,6 +240,16 @@ class Recommender:
         """Predictions for every row of a ratings frame (for evaluation)."""
         return self.predict(frame["user"].to_numpy(), frame["item"].to_numpy(), unknown=unknown)
 
+    def score(self, users: Any, items: Any) -> np.ndarray:
+        """The scores that order this model's recommendations, for raw ``(user, item)`` pairs
+        seen in training (higher is better; not necessarily ratings)."""
+        self._check_fitted()
+        users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
+        if users.shape != items.shape:
+            raise ValueError(f"users and items differ in length: {users.shape} vs {items.shape}")
+        u, i = self.users_.encode(users), self.items_.encode(items)
+        return np.asarray(self._rank_scores(u, i), dtype=np.float32)
+
     def score_items(self, user_index: int) -> np.ndarray:
         """Scores of every known item for one encoded user (higher is better)."""
         items = np.arange(len(self.items_))
@@ -185,16 +262,18 @@ class Recommender:
         more than 50 ratings), with a warning.
         """
         self._check_fitted()
+        n = check_n(n)
         if user not in self.users_:
             warnings.warn(
-                f"User {user} was not in the training data; recommending the highest-rated "
+                f"User {user!r} was not in the training data; recommending the highest-rated "
                 "popular items instead (the cold-start fallback).",
                 stacklevel=2,
             )
-            top = self.popularity_.highest_rated(n)
+            top = self.popularity_.fallback(n)
             return self._table(top["item"].to_numpy(), top["mean"].to_numpy(), "popularity")
         u = int(self.users_.encode([user])[0])
         scores = np.asarray(self.score_items(u), dtype=np.float64)
+        scores[np.isnan(scores)] = -np.finfo(np.float64).max  # ranked last, never dropped
         if exclude_seen:
             scores[self.seen_[u].indices] = -np.inf
         n = min(n, int(np.isfinite(scores).sum()))
@@ -212,6 +291,7 @@ class Recommender:
         Users the model never saw get the popularity list.
         """
         self._check_fitted()
+        n = check_n(n)
         raw = self.users_.ids_ if users is None else np.asarray(users)
         encoded = self.users_.encode(raw, unknown="mask")
         n_items = len(self.items_)
@@ -225,22 +305,30 @@ class Recommender:
             scores = np.asarray(self._rank_scores(np.repeat(u, n_items),
                                                     np.tile(all_items, u.size)),
                                 dtype=np.float64).reshape(u.size, n_items)
+            scores[np.isnan(scores)] = -np.finfo(np.float64).max
             if exclude_seen:
                 seen = self.seen_[u]
                 scores[np.repeat(np.arange(u.size), np.diff(seen.indptr)), seen.indices] = -np.inf
             best = np.argpartition(-scores, n - 1, axis=1)[:, :n]
             order = np.argsort(-np.take_along_axis(scores, best, 1), axis=1, kind="stable")
             best = np.take_along_axis(best, order, 1)
-            top_scores = np.take_along_axis(scores, best, 1)
+            top_scores = np.take_along_axis(scores, best, 1).ravel()
+            keep = np.isfinite(top_scores)  # a rated item never fills a list, whatever n
             frames.append(pd.DataFrame({
-                "user": np.repeat(raw[rows], n),
-                "item": self.items_.decode(best.ravel()),
-                "rank": np.tile(np.arange(1, n + 1), u.size),
-                "score": self._shown(top_scores.ravel()),
+                "user": np.repeat(raw[rows], n)[keep],
+                "item": self.items_.decode(best.ravel()[keep]),
+                "rank": np.tile(np.arange(1, n + 1), u.size)[keep],
+                "score": self._shown(top_scores[keep]),
             }))
         cold = np.flatnonzero(encoded < 0)
         if cold.size:
-            top = self.popularity_.highest_rated(n)
+            warnings.warn(
+                f"{cold.size} user(s) were not in the training data, e.g. "
+                f"{raw[cold][:5].tolist()}; they get the popularity list (the cold-start "
+                "fallback).",
+                stacklevel=2,
+            )
+            top = self.popularity_.fallback(n)
             frames.append(pd.DataFrame({
                 "user": np.repeat(raw[cold], len(top)),
                 "item": np.tile(top["item"].to_numpy(), cold.size),
@@ -249,7 +337,6 @@ class Recommender:
             }))
         result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["user", "item", "rank", "score"])
-        result = result[np.isfinite(result["score"])]
         return result.sort_values(["user", "rank"], kind="stable").reset_index(drop=True)
 
     def _shown(self, scores: np.ndarray) -> np.ndarray:
@@ -258,7 +345,7 @@ class Recommender:
         return np.clip(scores, *self.rating_scale) if self.scores_are_ratings else scores
 
     def _table(self, items: np.ndarray, scores: np.ndarray, source: str) -> pd.DataFrame:
-        titles = [self.titles_.get(int(i), "?") for i in items]
+        titles = [self.titles_.get(i, "?") for i in items]
         frame = pd.DataFrame({"item": items, "title": titles, "score": scores})
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="rank")
         frame.attrs["source"] = source
@@ -266,22 +353,38 @@ class Recommender:
 
     # --- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model into folder ``path``."""
+        """Write the fitted model into folder ``path`` (replaced whole, never half-written)."""
         self._check_fitted()
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         state = {k: v for k, v in self.__dict__.items() if k not in self._unpicklable()}
-        with open(folder / "state.pkl", "wb") as handle:
-            pickle.dump({"class": type(self), "state": state}, handle)
-        self._save_extra(folder)
+        saved = {"class": type(self), "state": state, "coursekit_version": coursekit.__version__}
+        with atomic_folder(folder) as staging:
+            with open(staging / "state.pkl", "wb") as handle:
+                pickle.dump(saved, handle)
+            self._save_extra(staging)
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> "Recommender":
-        """Read a model written by ``save``."""
+        """Read a model written by ``save`` with this version of coursekit."""
         folder = Path(path)
+        if not (folder / "state.pkl").is_file():
+            raise FileNotFoundError(f"{folder} holds no saved coursekit model (no state.pkl).")
         with open(folder / "state.pkl", "rb") as handle:
-            saved = pickle.load(handle)
+            try:
+                saved = pickle.load(handle)
+            except (AttributeError, ImportError, ModuleNotFoundError) as error:
+                raise ModelVersionError(
+                    f"{folder} was saved by a coursekit version that differs from this one "
+                    f"({coursekit.__version__}): {error}. Train and save the model again."
+                ) from error
+        version = saved.get("coursekit_version", "unknown (before 0.2)")
+        if version != coursekit.__version__:
+            raise ModelVersionError(
+                f"{folder} was saved by coursekit {version}, and this is coursekit "
+                f"{coursekit.__version__}: its weights may not fit today's networks. Train and "
+                f"save the model again, or install coursekit=={version} to load it."
+            )
         model = saved["class"].__new__(saved["class"])
         if not isinstance(model, cls):
             raise TypeError(f"{folder} holds a {saved['class'].__name__}, not a {cls.__name__}.")
@@ -303,8 +406,8 @@ class Recommender:
         return f"{type(self).__name__}({state})"
 
 
-def _titles(split: Split) -> dict[int, str]:
-    if split.dataset is None:
+def _titles(dataset: MovieLens | None) -> dict[int, str]:
+    if dataset is None:
         return {}
-    items = split.dataset.items
+    items = dataset.items
     return dict(zip(items["item"].tolist(), items["title"].tolist(), strict=True))

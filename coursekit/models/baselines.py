@@ -30,7 +30,7 @@ class BiasBaseline(Recommender):
 
     name = "user + item biases"
 
-    def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, n_iter: int = 10) -> None:
+    def __init__(self, reg_user: float = 2.0, reg_item: float = 2.0, n_iter: int = 10) -> None:
         super().__init__()
         self.reg_user, self.reg_item, self.n_iter = reg_user, reg_item, n_iter
 

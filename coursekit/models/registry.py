@@ -1,0 +1,140 @@
+"""Every model of the course, in one place: the contract test, the benchmark suite and the
+leaderboard all read this registry, so a model added here is tested, measured and ranked.
+
+    from coursekit.models.registry import MODELS, make_model
+    model = make_model("matrix factorization")          # the chapter's settings
+    model = make_model("matrix factorization", epochs=5)  # with some replaced
+
+Each entry makes the model with the settings its chapter uses (the class defaults), names the
+protocols it is measured on, and gives quick settings for the contract test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .base import Recommender
+
+Backend = Literal["numpy", "keras", "surprise", "tfrs"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the course."""
+
+    name: str  # as tables show it
+    chapter: int  # where the course teaches it
+    protocols: tuple[str, ...]  # RATING, TOPN, RETRIEVAL: where the suite measures it
+    factory: Callable[..., Recommender]  # settings -> a new, unfitted model
+    backend: Backend = "numpy"  # "tfrs" models need a Python process of their own
+    quick: dict[str, Any] = field(default_factory=dict)  # small settings for the tests
+
+    def make(self, **settings: Any) -> Recommender:
+        """A new model with its chapter's settings, ``settings`` replacing some."""
+        return self.factory(**settings)
+
+
+def _global_mean(**settings: Any) -> Recommender:
+    from .baselines import GlobalMean
+
+    return GlobalMean(**settings)
+
+
+def _most_popular(**settings: Any) -> Recommender:
+    from .baselines import MostPopular
+
+    return MostPopular(**settings)
+
+
+def _biases(**settings: Any) -> Recommender:
+    from .baselines import BiasBaseline
+
+    return BiasBaseline(**settings)
+
+
+def _surprise(algorithm: str) -> Callable[..., Recommender]:
+    def make(**settings: Any) -> Recommender:
+        import surprise
+
+        from .surprise_models import SurpriseRecommender
+
+        if algorithm == "SVD":
+            chosen = surprise.SVD(**{"random_state": 0, **settings})
+        else:
+            options = {"name": "pearson_baseline", "user_based": False}
+            chosen = surprise.KNNBaseline(**{"sim_options": options, "verbose": False,
+                                             **settings})
+        return SurpriseRecommender(chosen, name=algorithm)
+
+    return make
+
+
+def _lazy(module: str, cls: str, **fixed: Any) -> Callable[..., Recommender]:
+    def make(**settings: Any) -> Recommender:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(**{**fixed, **settings})
+
+    return make
+
+
+# AutoRec's output starts at 0 and moves by the learning rate per step: on a tiny table a few
+# steps at 1e-3 never reach the ratings, so the quick settings take larger steps.
+_QUICK_AUTOREC = {"epochs": 30, "hidden_units": (8,), "batch_size": 8, "learning_rate": 0.05,
+                  "l2": 1.0}
+
+_ENTRIES = [
+    ModelEntry("global mean", 2, ("RATING",), _global_mean),
+    ModelEntry("most popular", 2, ("TOPN", "RETRIEVAL"), _most_popular),
+    ModelEntry("user + item biases", 2, ("RATING", "TOPN"), _biases),
+    ModelEntry("Surprise SVD", 2, ("RATING", "TOPN"), _surprise("SVD"), "surprise",
+               {"n_epochs": 3}),
+    ModelEntry("Surprise KNNBaseline", 2, ("RATING",), _surprise("KNNBaseline"), "surprise"),
+    ModelEntry("matrix factorization", 3, ("RATING", "TOPN", "RETRIEVAL"),
+               _lazy("coursekit.models.mf", "MatrixFactorization"), "keras",
+               {"epochs": 2, "n_factors": 8}),
+    ModelEntry("matrix factorization (fast)", 10, ("RATING", "TOPN", "RETRIEVAL"),
+               _lazy("coursekit.models.fast_mf", "FastMatrixFactorization"), "keras",
+               {"epochs": 2, "n_factors": 8, "batch_size": 64}),
+    ModelEntry("neural CF", 4, ("RATING", "TOPN"),
+               _lazy("coursekit.models.ncf", "NeuralCF"), "keras",
+               {"epochs": 2, "n_factors": 8, "hidden": (16,), "batch_size": 64}),
+    ModelEntry("I-AutoRec", 5, ("RATING", "TOPN"),
+               _lazy("coursekit.models.autoencoders", "AutoRec", orientation="item"), "keras",
+               _QUICK_AUTOREC),
+    ModelEntry("U-AutoRec", 5, ("RATING",),
+               _lazy("coursekit.models.autoencoders", "AutoRec", orientation="user",
+                     learning_rate=2e-3), "keras", _QUICK_AUTOREC),
+    ModelEntry("deep autoencoder", 6, ("RATING", "TOPN"),
+               _lazy("coursekit.models.autoencoders", "DeepAutoencoder"), "keras",
+               {"epochs": 2, "hidden_units": (8, 4, 8)}),
+    ModelEntry("TFRS ranking", 7, ("RATING",),
+               _lazy("coursekit.tfrs", "RankingRecommender"), "tfrs",
+               {"max_epochs": 2, "dim": 8, "batch_size": 64}),
+    ModelEntry("TFRS two-tower retrieval", 7, ("TOPN", "RETRIEVAL"),
+               _lazy("coursekit.tfrs", "RetrievalRecommender"), "tfrs",
+               {"epochs": 2, "dim": 8, "batch_size": 64}),
+]
+
+MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}
+
+
+def model_names(backend: Backend | None = None) -> list[str]:
+    """The registered models' names, in the course's order (optionally of one backend)."""
+    return [name for name, entry in MODELS.items() if backend in (None, entry.backend)]
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``, or a clear error listing the names it knows."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"No model named {name!r} in the registry; it knows {list(MODELS)}.")\
+            from None
+
+
+def make_model(name: str, **settings: Any) -> Recommender:
+    """The model ``name`` with its chapter's settings (``settings`` replace some)."""
+    return get_entry(name).make(**settings)
