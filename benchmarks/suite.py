@@ -222,7 +222,7 @@ def _scale(name: str, folder: str) -> dict:
                 "peak_rss_gb": round(peak_rss_gb(), 2)}
     else:
         overrides = {"TFRS two-tower retrieval": {"epochs": 1},
-                     "TFRS ranking": {"max_epochs": 1},
+                     "TFRS ranking": {"epochs": 1},
                      "deep autoencoder": {"epochs": 1, "refit": False}}.get(name, {})
         model = make_model(name, **overrides)
         started = time.perf_counter()

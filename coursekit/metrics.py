@@ -250,8 +250,8 @@ def popularity_ranks(ratings: pd.DataFrame) -> pd.Series:
 
 
 def novelty_rank(top_n: pd.DataFrame, ratings: pd.DataFrame) -> float:
-    """Mean popularity rank of the recommended items (the seed notebooks' novelty): higher
-    means less popular, more novel. Items never rated rank after all rated ones."""
+    """Mean popularity rank of the recommended items (the novelty Surprise-based tutorials
+    report): higher means less popular, more novel. Items never rated rank after all rated ones."""
     ranks = popularity_ranks(ratings)
     worst = len(ranks) + 1
     return float(top_n["item"].map(ranks).fillna(worst).mean())

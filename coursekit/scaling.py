@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import time
 
+import keras
+import tensorflow as tf
 
-class EpochTimer:
+
+class EpochTimer(keras.callbacks.Callback):
     """A Keras 3 callback timing each training epoch, validation excluded.
 
     With ``max_batches`` it stops training after ``warmup + max_batches`` batches and scales
@@ -21,47 +24,38 @@ class EpochTimer:
     too long to wait for.
     """
 
-    def __new__(cls, warmup: int = 20, max_batches: int | None = None):
-        return _epoch_timer(warmup, max_batches)
+    def __init__(self, warmup: int = 20, max_batches: int | None = None) -> None:
+        super().__init__()
+        self.warmup, self.max_batches = warmup, max_batches
+        self.seconds: list[float] = []
+        self.extrapolated = False
+        self.batches_per_epoch: int | None = None
+        self._start = self._trained = self._steady = None
 
+    def on_train_begin(self, logs=None) -> None:
+        self.batches_per_epoch = self.params.get("steps")
 
-def _epoch_timer(warmup: int, max_batches: int | None):
-    import keras  # lazily, so that importing coursekit stays light
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self._start, self._trained = time.perf_counter(), None
 
-    class _EpochTimer(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self.extrapolated = False
-            self.batches_per_epoch: int | None = None
-            self._start = self._trained = self._steady = None
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        if self.max_batches is not None and batch == self.warmup:
+            self._steady = time.perf_counter()
 
-        def on_train_begin(self, logs=None) -> None:
-            self.batches_per_epoch = self.params.get("steps")
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if self.max_batches is not None and batch + 1 == self.warmup + self.max_batches:
+            per_batch = (time.perf_counter() - self._steady) / self.max_batches
+            self._trained = self._start + per_batch * self.batches_per_epoch
+            self.extrapolated = True
+            self.model.stop_training = True
 
-        def on_epoch_begin(self, epoch, logs=None) -> None:
-            self._start, self._trained = time.perf_counter(), None
+    def on_test_begin(self, logs=None) -> None:  # validation closes the epoch
+        if self._start is not None and self._trained is None:
+            self._trained = time.perf_counter()
 
-        def on_train_batch_begin(self, batch, logs=None) -> None:
-            if max_batches is not None and batch == warmup:
-                self._steady = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None) -> None:
-            if max_batches is not None and batch + 1 == warmup + max_batches:
-                per_batch = (time.perf_counter() - self._steady) / max_batches
-                self._trained = self._start + per_batch * self.batches_per_epoch
-                self.extrapolated = True
-                self.model.stop_training = True
-
-        def on_test_begin(self, logs=None) -> None:  # validation closes the epoch
-            if self._start is not None and self._trained is None:
-                self._trained = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None) -> None:
-            self.seconds.append((self._trained or time.perf_counter()) - self._start)
-            self._start = None
-
-    return _EpochTimer()
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.seconds.append((self._trained or time.perf_counter()) - self._start)
+        self._start = None
 
 
 def _milliseconds(step, repeats: int) -> float:
@@ -84,7 +78,6 @@ def profile_train_step(network, x, y, repeats: int = 50) -> dict[str, float]:
 
     The network's weights change while it is measured (the optimizer really steps).
     """
-    import tensorflow as tf
 
     x, y = tf.constant(x), tf.constant(y, tf.float32)
     network(x)  # build the weights of a subclassed model before listing them

@@ -43,7 +43,8 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 from coursekit.errors import UnknownIdError  # noqa: E402
-from coursekit.models.base import Recommender, check_n, holdout_mask  # noqa: E402
+from coursekit.models.base import Recommender, check_n  # noqa: E402
+from coursekit.models.training import early_stop_then_refit  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
 
@@ -121,17 +122,17 @@ class RetrievalRecommender(Recommender):
     scores_are_ratings = False
     predicts_ratings = False  # its scores are dot products, not ratings
 
-    def __init__(self, dim: int = 64, l2: float = 0.4, epochs: int = 4,
+    def __init__(self, n_factors: int = 64, l2: float = 0.4, epochs: int = 4,
                  batch_size: int = 8192, learning_rate: float = 0.1, seed: int = 0) -> None:
         super().__init__()
-        self.dim, self.l2, self.epochs = dim, l2, epochs
+        self.n_factors, self.l2, self.epochs = n_factors, l2, epochs
         self.batch_size, self.learning_rate, self.seed = batch_size, learning_rate, seed
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         tf.keras.utils.set_random_seed(self.seed)
         self.user_ids_ = _strings(self.users_.ids_)
         self.item_ids_ = _strings(self.items_.ids_)
-        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.dim, self.l2)
+        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.n_factors, self.l2)
         self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
         train = pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items]})
         # Cache the pairs, then shuffle: every epoch sees a new order (a cache after the
@@ -215,7 +216,7 @@ class RetrievalRecommender(Recommender):
         self.model_.save_weights(str(folder / "towers" / "weights"))
 
     def _load_extra(self, folder) -> None:
-        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.dim, self.l2)
+        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.n_factors, self.l2)
         self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
         self.model_.load_weights(str(folder / "towers" / "weights")).expect_partial()
         self._build_index()
@@ -233,8 +234,9 @@ def load_index(folder) -> tf.Module:
 
 
 class RankingModel(tfrs.models.Model):
-    """Seed 003's explicit-rating ranking model: user and movie towers, concatenated, into an
-    MLP that predicts the rating; trained with a Ranking task (mean squared error)."""
+    """The explicit-rating ranking model of the TFRS ranking tutorial: user and movie towers,
+    concatenated, into an MLP that predicts the rating; trained with a Ranking task (mean
+    squared error)."""
 
     def __init__(self, user_ids: np.ndarray, item_ids: np.ndarray, dim: int = 32,
                  hidden: tuple[int, ...] = (256, 64), offset: float = 0.0) -> None:
@@ -250,7 +252,8 @@ class RankingModel(tfrs.models.Model):
             + [tf.keras.layers.Dense(1)])
         self.offset = offset
         self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.MeanSquaredError(),
-                                       metrics=[tf.keras.metrics.RootMeanSquaredError()])
+                                       metrics=[tf.keras.metrics.RootMeanSquaredError(
+                                           name="rmse")])
 
     def call(self, features):
         joined = tf.concat([self.user_tower(features["user"]),
@@ -264,21 +267,23 @@ class RankingModel(tfrs.models.Model):
 class RankingRecommender(Recommender):
     """The ranking model behind coursekit's interface, for the RATING protocol.
 
-    The number of epochs is chosen by early stopping on 10% of the training ratings; the
-    model is then trained again on all of them for that many epochs.
+    Trained by the course's routine (:func:`coursekit.models.training.early_stop_then_refit`):
+    early stopping on a validation part, then a fresh model on all training ratings.
     """
 
     name = "TFRS ranking"
 
-    def __init__(self, dim: int = 32, max_epochs: int = 30, batch_size: int = 256,
-                 learning_rate: float = 3e-4, patience: int = 2, seed: int = 0) -> None:
+    def __init__(self, n_factors: int = 32, epochs: int = 30, batch_size: int = 256,
+                 learning_rate: float = 3e-4, patience: int = 2,
+                 validation_fraction: float = 0.1, refit: bool = True, seed: int = 0) -> None:
         super().__init__()
-        self.dim, self.max_epochs, self.batch_size = dim, max_epochs, batch_size
+        self.n_factors, self.epochs, self.batch_size = n_factors, epochs, batch_size
+        self.validation_fraction, self.refit = validation_fraction, refit
         self.learning_rate, self.patience, self.seed = learning_rate, patience, seed
 
     def _network(self, offset: float) -> RankingModel:
         tf.keras.utils.set_random_seed(self.seed)
-        model = RankingModel(self.user_ids_, self.item_ids_, self.dim, offset=offset)
+        model = RankingModel(self.user_ids_, self.item_ids_, self.n_factors, offset=offset)
         model.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate))
         return model
 
@@ -294,21 +299,25 @@ class RankingRecommender(Recommender):
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         self.user_ids_ = _strings(self.users_.ids_)
         self.item_ids_ = _strings(self.items_.ids_)
-        held = holdout_mask(len(ratings), 0.1, self.seed)
-        offset = self.offset_ = float(ratings.mean())
-        model = self._network(offset)
-        stop = tf.keras.callbacks.EarlyStopping(monitor="val_root_mean_squared_error",
-                                                patience=self.patience)
-        history = model.fit(self._data(users[~held], items[~held], ratings[~held], True),
-                            validation_data=self._data(users[held], items[held],
-                                                       ratings[held], False),
-                            epochs=self.max_epochs, callbacks=[stop], verbose=verbose)
-        self.history_ = pd.DataFrame(history.history)
-        self.history_.index = pd.RangeIndex(1, len(self.history_) + 1, name="epoch")
-        self.best_epoch_ = int(self.history_["val_root_mean_squared_error"].idxmin())
-        self.model_ = self._network(offset)
-        self.model_.fit(self._data(users, items, ratings, True), epochs=self.best_epoch_,
-                        verbose=verbose)
+
+        def train(data, held, epochs: int):
+            if held is not None:
+                self.offset_ = float(data[2].mean())
+            model = self._network(self.offset_)
+            options: dict = {}
+            if held is not None:
+                options["validation_data"] = self._data(*held, shuffle=False)
+                options["callbacks"] = [tf.keras.callbacks.EarlyStopping(
+                    monitor="val_rmse", patience=self.patience, restore_best_weights=True)]
+            history = model.fit(self._data(*data, shuffle=True), epochs=epochs,
+                                verbose=verbose, **options)
+            return model, history.history
+
+        run = early_stop_then_refit(
+            train, (users, items, ratings), validation, epochs=self.epochs,
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+        self.model_, self.history_ = run.model, run.history
+        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = self.model_({"user": tf.constant(self.user_ids_[users]),

@@ -7,14 +7,11 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit import data as ckd
+from coursekit.data.pipelines import SparseRows
+from coursekit.data.sparse import check_rating_matrix
 from coursekit.errors import InvalidRatingsError, UnknownIdError
 from coursekit.models import Recommender
-from coursekit.models.autoencoders import (
-    AutoRec,
-    DeepAutoencoder,
-    SparseRows,
-    check_rating_matrix,
-)
+from coursekit.models.autoencoders import AutoRec, DeepAutoencoder
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +154,7 @@ def test_labels_say_what_was_trained():
 
 
 def test_rating_bounded_batches_cover_every_row_once_within_the_bound():
-    from coursekit.models.autoencoders import rating_bounded_batches
+    from coursekit.data.sparse import rating_bounded_batches
 
     counts = np.array([5, 0, 120, 7, 7, 30, 1, 64, 0, 3])
     batches = rating_bounded_batches(counts, max_ratings=64, seed=1)
@@ -181,7 +178,7 @@ def test_sparse_adagrad_trainer_learns_with_empty_rows(small_split):
 
 
 def test_scoring_chunks_are_bounded_by_training_ratings():
-    from coursekit.models.autoencoders import rows_by_ratings
+    from coursekit.data.sparse import rows_by_ratings
 
     counts = np.array([5, 1, 7, 2, 2, 9, 0])
     rows = np.array([0, 1, 2, 3, 4, 5, 6])

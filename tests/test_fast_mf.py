@@ -8,14 +8,18 @@ import pytest
 
 from coursekit import data as ckd
 from coursekit import metrics
-from coursekit.models.fast_mf import FastMatrixFactorization, fast_mf_network_class, mf_gradients
+from coursekit.models.fast_mf import (
+    FastMatrixFactorization,
+    FastMatrixFactorizationNet,
+    mf_gradients,
+)
 
 
 def _network(n_users=7, n_items=5, n_factors=4, l2=0.03):
     import keras
 
     keras.utils.set_random_seed(0)
-    net = fast_mf_network_class()(n_users, n_items, n_factors, l2, (0.5, 5.5), 3.5, 0)
+    net = FastMatrixFactorizationNet(n_users, n_items, n_factors, l2, (0.5, 5.5), 3.5, 0)
     for table in (net.user_factors, net.item_factors):  # away from the tiny initial values
         table.embeddings.assign(np.random.default_rng(1).normal(0, 0.5, table.embeddings.shape))
     for table in (net.user_bias, net.item_bias):

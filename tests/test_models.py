@@ -147,7 +147,7 @@ def test_keras_training_is_reproducible(split):
 
 
 def test_ncf_trains_on_centred_ratings(split):
-    model = NeuralCF(n_factors=8, hidden=(32,), epochs=2, refit=False, seed=0).fit(split)
+    model = NeuralCF(n_factors=8, hidden_units=(32,), epochs=2, refit=False, seed=0).fit(split)
     assert model.offset_ == pytest.approx(split.train["rating"].mean(), abs=0.01)
     assert np.isfinite(model.predict_frame(split.test.head(100))).all()
 

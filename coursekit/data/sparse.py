@@ -1,18 +1,18 @@
-"""Sparse user x item matrices and tf.data pipelines built from a split."""
+"""Sparse user x item matrices, their checks, and batches of rows (numpy and scipy only; the
+TensorFlow side is :mod:`coursekit.data.pipelines`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .encoding import IdEncoder
+from coursekit.errors import InvalidRatingsError
 
-if TYPE_CHECKING:
-    import tensorflow as tf
+from .encoding import IdEncoder
 
 
 def to_csr(
@@ -58,28 +58,56 @@ def sparse_row_batches(
         yield matrix[order[start:start + batch_size]].toarray().astype(np.float32, copy=False)
 
 
-def interaction_dataset(
-    ratings: pd.DataFrame,
-    users: IdEncoder,
-    items: IdEncoder,
-    batch_size: int = 1024,
-    shuffle: bool = True,
-    seed: int = 0,
-    offset: float = 0.0,
-) -> "tf.data.Dataset":
-    """A tf.data pipeline of ``({"user": idx, "item": idx}, rating - offset)`` batches.
+PREDICT_RATINGS = 2**18  # training ratings encoded at once when scoring
 
-    Indices come from the encoders (fitted on training data); an unknown id raises
-    :class:`coursekit.errors.UnknownIdError`. ``offset`` lets a model train on centred ratings.
+
+def check_rating_matrix(matrix: sp.spmatrix, scale: tuple[float, float] | None = None) -> None:
+    """Raise :class:`InvalidRatingsError` unless every stored value is a finite rating.
+
+    A stored value outside ``scale`` (an explicit zero included: zero means "missing" to many
+    autoencoder recipes) would be learned as a real rating.
     """
-    import tensorflow as tf
+    data = np.asarray(matrix.data)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        raise InvalidRatingsError(
+            f"The rating matrix stores {int(bad.sum())} NaN or infinite value(s); drop those "
+            "ratings (or fill them from the source data) before training.")
+    if scale is not None and data.size:
+        low, high = scale
+        outside = (data < low) | (data > high)
+        if outside.any():
+            raise InvalidRatingsError(
+                f"{int(outside.sum())} stored value(s) fall outside the rating scale "
+                f"{low:g}-{high:g} (e.g. {data[outside][:3].tolist()}); explicit zeros count, "
+                "since every stored value is read as an observed rating. Remove them, or "
+                "call matrix.eliminate_zeros() if zeros mean 'not rated'.")
 
-    features = {
-        "user": users.encode(ratings["user"].to_numpy()).astype(np.int32),
-        "item": items.encode(ratings["item"].to_numpy()).astype(np.int32),
-    }
-    target = (ratings["rating"].to_numpy(dtype=np.float32) - np.float32(offset))
-    data = tf.data.Dataset.from_tensor_slices((features, target))
-    if shuffle:
-        data = data.shuffle(len(target), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+def rows_by_ratings(rows: np.ndarray, row_counts: np.ndarray,
+                    max_ratings: int = PREDICT_RATINGS) -> list[np.ndarray]:
+    """``rows`` in order, cut into chunks whose rows hold at most ``max_ratings`` training
+    ratings together (a longer row is a chunk of its own). Encoding a chunk costs memory in
+    proportion to its ratings times the first layer's width, so scoring many rows at once
+    must be cut like this, or it would take as much memory as the whole matrix."""
+    rows = np.asarray(rows)
+    cumulative = np.cumsum(np.asarray(row_counts)[rows])
+    chunks, start = [], 0
+    while start < rows.size:
+        limit = (cumulative[start - 1] if start else 0) + max_ratings
+        stop = max(int(np.searchsorted(cumulative, limit, side="right")), start + 1)
+        chunks.append(rows[start:stop])
+        start = stop
+    return chunks
+
+
+def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) -> list[np.ndarray]:
+    """Shuffled row numbers cut into batches of at most ``max_ratings`` ratings each (a row
+    with more ratings than that is a batch of its own)."""
+    order = np.random.default_rng(seed).permutation(row_counts.size).astype(np.int32)
+    return rows_by_ratings(order, row_counts, max_ratings)
+
+
+def dense_size_gb(n_rows: int, n_columns: int, bytes_per_value: int = 4) -> float:
+    """Gigabytes a dense ``n_rows x n_columns`` matrix would take (float32 by default)."""
+    return n_rows * n_columns * bytes_per_value / 1e9

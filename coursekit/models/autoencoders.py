@@ -1,428 +1,34 @@
-"""Autoencoders over sparse rating rows: AutoRec (chapter 5) and the deep autoencoder (chapter 6).
+"""Autoencoders over sparse rating rows: AutoRec (chapter 5) and the deep autoencoder
+(chapter 6), behind coursekit's model interface.
 
-An item-based autoencoder reads one item's row of the item x user rating matrix, squeezes it
-through hidden layers and rebuilds the whole row; the rebuilt values at users who did not rate
-the item are its predictions. Only observed ratings enter the loss:
-
-    loss = sum over observed (i, u) of (r_iu - h(r_i)_u)^2  +  l2/2 * sum of squared weights
-
-(AutoRec, Sedhain et al. 2015). Nothing here makes the full matrix dense. A batch is a list of
-row numbers; :class:`SparseRows` gathers those rows' ratings from a CSR matrix held in
-TensorFlow as flat (position, column, rating) triples. The first layer multiplies them with
-the encoder's weights as a sparse x dense product, which reads only the weight rows of the
-columns present; the batch's output is dense (batch x columns) and scored where ratings
-exist. Memory is bounded by the weights, their optimizer state and one batch, whatever the
-number of rows. Predictions for given (row, column) pairs evaluate only those outputs.
-The deep autoencoder re-feeds a batch's dense output (Kuchaiev and Ginsburg 2017).
+Nothing here makes the full matrix dense: training and scoring go through sparse rows (see
+:mod:`coursekit.data.sparse`) and the network of :mod:`.autoencoder_network`; memory is
+bounded by the weights, their optimizer state and one batch. Predictions for given
+(row, column) pairs evaluate only those outputs.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 from typing import Literal
 
+import keras
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import tensorflow as tf
 
-from ..errors import InvalidRatingsError
-from .base import Recommender, holdout_mask
+from coursekit.data.pipelines import SparseRows
+from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
+
+from .autoencoder_network import DENSE_BATCH_LIMIT, HeldOutRMSE, build_autoencoder_network
+from .base import Recommender
 from .keras_base import EpochLine
-from .rowwise import rowwise_adagrad_update
+from .sparse_trainer import SparseRowwiseTrainer
+from .training import early_stop_then_refit
 
 Orientation = Literal["item", "user"]
-PREDICT_RATINGS = 2**18  # training ratings encoded at once when scoring
-DENSE_BATCH_LIMIT = 2**24  # values in one dense batch (64 MB of float32) before going sparse
-
-
-def check_rating_matrix(matrix: sp.spmatrix, scale: tuple[float, float] | None = None) -> None:
-    """Raise :class:`InvalidRatingsError` unless every stored value is a finite rating.
-
-    A stored value outside ``scale`` (an explicit zero included: zero means "missing" to many
-    autoencoder recipes) would be learned as a real rating.
-    """
-    data = np.asarray(matrix.data)
-    bad = ~np.isfinite(data)
-    if bad.any():
-        raise InvalidRatingsError(
-            f"The rating matrix stores {int(bad.sum())} NaN or infinite value(s); drop those "
-            "ratings (or fill them from the source data) before training.")
-    if scale is not None and data.size:
-        low, high = scale
-        outside = (data < low) | (data > high)
-        if outside.any():
-            raise InvalidRatingsError(
-                f"{int(outside.sum())} stored value(s) fall outside the rating scale "
-                f"{low:g}-{high:g} (e.g. {data[outside][:3].tolist()}); explicit zeros count, "
-                "since every stored value is read as an observed rating. Remove them, or "
-                "call matrix.eliminate_zeros() if zeros mean 'not rated'.")
-
-
-class SparseRows:
-    """A CSR matrix kept in TensorFlow; ``gather(rows)`` returns the nonzeros of some rows.
-
-    ``gather`` gives three flat tensors: the position of each rating's row within the batch,
-    its column and its value. An empty row simply contributes no triple.
-    """
-
-    def __init__(self, matrix: sp.spmatrix) -> None:
-        import tensorflow as tf
-
-        matrix = sp.csr_matrix(matrix, dtype=np.float32)
-        matrix.sort_indices()
-        check_rating_matrix(matrix)
-        self.shape = matrix.shape
-        self.nnz = int(matrix.nnz)
-        splits = tf.constant(matrix.indptr.astype(np.int64))
-        self._columns = tf.RaggedTensor.from_row_splits(
-            tf.constant(matrix.indices.astype(np.int32)), splits, validate=False)
-        self._values = tf.RaggedTensor.from_row_splits(
-            tf.constant(matrix.data), splits, validate=False)
-
-    def gather(self, rows):
-        """(position in batch, column, value) of every rating in ``rows`` (int32 tensor)."""
-        import tensorflow as tf
-
-        columns = tf.gather(self._columns, rows)
-        values = tf.gather(self._values, rows)
-        position = tf.cast(columns.value_rowids(), tf.int32)
-        return position, columns.flat_values, values.flat_values
-
-
-def build_autoencoder_network(
-    n_columns: int,
-    hidden_units: tuple[int, ...],
-    activation: str,
-    output_activation: str | None,
-    l2: float,
-    n_rows: int,
-    input_dropout: float,
-    hidden_dropout: float,
-    code_dropout: float,
-    refeed: bool,
-    mean_loss: bool,
-    output_range: tuple[float, float],
-    seed: int,
-    dense_batches: bool,
-):
-    """The Keras model behind :class:`AutoRec` and :class:`DeepAutoencoder`.
-
-    ``fit`` runs on a dataset of row-number batches; ``set_rows(train, evaluation)`` says
-    which sparse matrices those numbers index (``evaluation`` holds the ratings that
-    ``evaluate`` and the ``val_rmse`` of ``fit`` score). With ``dense_batches`` each batch of
-    rows is made dense for training (fast for short rows); without, training touches only
-    the weights of observed ratings (for long rows, such as 138,493 users per film).
-    """
-    import keras
-    import tensorflow as tf
-
-    glorot = keras.initializers.GlorotUniform
-    low, high = output_range
-
-    class SparseAutoencoder(keras.Model):
-        def __init__(self) -> None:
-            super().__init__(name="autoencoder")
-            first, last = hidden_units[0], hidden_units[-1]
-            self.encoder_kernel = self.add_weight(
-                shape=(n_columns, first), initializer=glorot(seed), name="encoder_kernel")
-            self.encoder_bias = self.add_weight(shape=(first,), initializer="zeros",
-                                                name="encoder_bias")
-            self.middle = [keras.layers.Dense(units, activation=activation,
-                                              kernel_initializer=glorot(seed + 1 + k))
-                           for k, units in enumerate(hidden_units[1:])]
-            # The decoder's weights are stored one row per column (n_columns x last), so the
-            # weights of one output are a row that tf.gather can pick.
-            self.decoder_kernel = self.add_weight(
-                shape=(n_columns, last), initializer=glorot(seed + 99), name="decoder_kernel")
-            self.decoder_bias = self.add_weight(shape=(n_columns,), initializer="zeros",
-                                                name="decoder_bias")
-            self.activation = keras.activations.get(activation)
-            self.output_activation = keras.activations.get(output_activation)
-            self.seeds = keras.random.SeedGenerator(seed)
-            self.rmse = keras.metrics.RootMeanSquaredError(name="rmse")
-            self.loss_mean = keras.metrics.Mean(name="loss")
-            self.train_rows: SparseRows | None = None
-            self.eval_rows: SparseRows | None = None
-
-        def set_rows(self, train: SparseRows, evaluation: SparseRows | None = None) -> None:
-            self.train_rows, self.eval_rows = train, evaluation
-
-        @property
-        def metrics(self):
-            return [self.loss_mean, self.rmse]
-
-        # --- the layers ---------------------------------------------------------------
-        def _dropout(self, x, rate: float, training: bool):
-            if training and rate:
-                return keras.random.dropout(x, rate, seed=self.seeds)
-            return x
-
-        def _deep(self, pre_activation, training: bool):
-            """The hidden layers after the first pre-activation; the code layer (the middle
-            one) gets ``code_dropout`` when it is set, every other ``hidden_dropout``."""
-            h = self.activation(pre_activation)
-            for k in range(len(hidden_units)):
-                if k:
-                    h = self.middle[k - 1](h)
-                code = k == len(hidden_units) // 2 and code_dropout
-                h = self._dropout(h, code_dropout if code else hidden_dropout, training)
-            return h
-
-        def encode_sparse(self, position, columns, values, batch, training: bool):
-            """Hidden code of a batch of sparse rows: a sparse x dense matrix product, which
-            touches only the weight rows of the columns present and never makes a row dense."""
-            index = tf.cast(tf.stack([position, columns], axis=1), tf.int64)
-            rows = tf.sparse.SparseTensor(index, values, tf.cast([batch, n_columns], tf.int64))
-            summed = tf.sparse.sparse_dense_matmul(rows, self.encoder_kernel)
-            return self._deep(summed + self.encoder_bias, training)
-
-        def encode_dense(self, rows_dense, training: bool):
-            return self._deep(rows_dense @ self.encoder_kernel + self.encoder_bias, training)
-
-        def decode_at(self, code, position, columns):
-            """Outputs only where ratings are observed."""
-            w = tf.gather(self.decoder_kernel, columns)
-            out = tf.reduce_sum(tf.gather(code, position) * w, axis=1)
-            return self.output_activation(out + tf.gather(self.decoder_bias, columns))
-
-        def decode_dense(self, code):
-            out = tf.matmul(code, self.decoder_kernel, transpose_b=True) + self.decoder_bias
-            return self.output_activation(out)
-
-        def call(self, rows, training: bool = False):
-            """Dense reconstructed rows for a batch of row numbers (for scoring a few rows)."""
-            position, columns, values = self.train_rows.gather(rows)
-            code = self.encode_sparse(position, columns, values, tf.shape(rows)[0], training)
-            return self.decode_dense(code)
-
-        # --- training -----------------------------------------------------------------
-        def _penalty(self):
-            kernels = [self.encoder_kernel, self.decoder_kernel] + [
-                layer.kernel for layer in self.middle]
-            return l2 * tf.add_n([tf.nn.l2_loss(k) for k in kernels])  # l2/2 * sum of squares
-
-        def _outputs_at_ratings(self, rows, position, columns, values, training: bool):
-            """(outputs where ratings are observed, code, dense outputs) for a batch.
-
-            The input is read sparsely (``dense_batches=False``) or made dense for the batch
-            (faster for short rows, such as ml-100k's 943 users); the output of the batch is
-            dense either way, batch x columns, and scored only where ratings exist."""
-            batch = tf.shape(rows)[0]
-            index = tf.stack([position, columns], axis=1)
-            if training and input_dropout:  # denoising: hide some inputs, score them all
-                keep = keras.random.uniform(tf.shape(values), seed=self.seeds) >= input_dropout
-                values = tf.where(keep, values, 0.0)
-            if dense_batches:
-                code = self.encode_dense(tf.scatter_nd(index, values, [batch, n_columns]),
-                                         training)
-            else:
-                code = self.encode_sparse(position, columns, values, batch, training)
-            dense_out = self.decode_dense(code)
-            return tf.gather_nd(dense_out, index), code, dense_out
-
-        def train_step(self, rows):
-            rows = _row_numbers(rows)
-            batch = tf.shape(rows)[0]
-            position, columns, values = self.train_rows.gather(rows)
-            n = tf.maximum(tf.cast(tf.size(values), tf.float32), 1.0)
-            with tf.GradientTape() as tape:
-                predicted, code, dense_out = self._outputs_at_ratings(
-                    rows, position, columns, values, True)
-                squared = tf.reduce_sum(tf.square(values - predicted))
-                loss = squared / n if mean_loss else squared
-                if l2:  # the full penalty once per epoch: a batch carries its share of rows
-                    loss += self._penalty() * tf.cast(batch, tf.float32) / n_rows
-                if refeed:
-                    # Dense re-feeding: the model's own dense output is a new input whose
-                    # every entry is a target (and a constant: no gradient flows into it).
-                    target = tf.stop_gradient(dense_out)
-                    again = self.decode_dense(self.encode_dense(target, True))
-                    loss += tf.reduce_mean(tf.square(target - again))
-            grads = tape.gradient(loss, self.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
-            self.loss_mean.update_state(loss)
-            self.rmse.update_state(values, tf.clip_by_value(predicted, low, high))
-            return {"loss": self.loss_mean.result(), "rmse": self.rmse.result()}
-
-        def test_step(self, rows):
-            rows = _row_numbers(rows)
-            predicted, actual = self.heldout_predictions(rows)
-            self.rmse.update_state(actual, predicted)
-            return {"rmse": self.rmse.result()}
-
-        def heldout_predictions(self, rows):
-            """(clipped predictions, ratings) for the evaluation ratings of ``rows``."""
-            code = self.encode_rows(rows)
-            e_position, e_columns, e_values = self.eval_rows.gather(rows)
-            predicted = tf.clip_by_value(self.decode_at(code, e_position, e_columns), low, high)
-            return predicted, e_values
-
-        def scores_at(self, rows, columns):
-            """Outputs for (row, column) pairs: each distinct row is encoded once."""
-            unique_rows, position = tf.unique(rows)
-            code = self.encode_rows(unique_rows)
-            return self.decode_at(code, position, columns)
-
-        def encode_rows(self, rows):
-            return self.encode_from(self.train_rows, rows)
-
-        def encode_from(self, sparse_rows: SparseRows, rows):
-            """Hidden codes of ``rows`` of any matrix with the training matrix's columns."""
-            # Always from the sparse rows: scoring may ask for many rows at once, and a dense
-            # batch of all of them would be the whole matrix.
-            position, columns, values = sparse_rows.gather(rows)
-            return self.encode_sparse(position, columns, values, tf.shape(rows)[0], False)
-
-    return SparseAutoencoder()
-
-
-class HeldOutRMSE:
-    """A Keras callback that puts ``val_rmse`` (RMSE on the held-out ratings) in each epoch's
-    logs, in one compiled call per chunk of rows: much cheaper than Keras's validation loop
-    for the few milliseconds a pass over ml-100k takes."""
-
-    def __new__(cls, network, rows: np.ndarray, row_counts: np.ndarray):
-        import keras
-        import tensorflow as tf
-
-        spec = [tf.TensorSpec([None], tf.int32)]
-        predict = tf.function(network.heldout_predictions, input_signature=spec)
-        chunks = [tf.constant(part, tf.int32) for part in rows_by_ratings(rows, row_counts)]
-
-        class _HeldOutRMSE(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                squared, count = 0.0, 0
-                for part in chunks:
-                    predicted, actual = predict(part)
-                    squared += float(tf.reduce_sum(tf.square(predicted - actual)))
-                    count += int(tf.size(actual))
-                if logs is not None:
-                    logs["val_rmse"] = math.sqrt(squared / max(count, 1))
-
-        return _HeldOutRMSE()
-
-
-def _row_numbers(data):
-    """The row numbers of a batch, whether Keras passes them alone or as ``(x, None, None)``."""
-    import tensorflow as tf
-
-    if isinstance(data, tuple | list):
-        data = data[0]
-    return tf.reshape(tf.cast(data, tf.int32), [-1])
-
-
-def rows_by_ratings(rows: np.ndarray, row_counts: np.ndarray,
-                    max_ratings: int = PREDICT_RATINGS) -> list[np.ndarray]:
-    """``rows`` in order, cut into chunks whose rows hold at most ``max_ratings`` training
-    ratings together (a longer row is a chunk of its own). Encoding a chunk costs memory in
-    proportion to its ratings times the first layer's width, so scoring many rows at once
-    must be cut like this, or it would take as much memory as the whole matrix."""
-    rows = np.asarray(rows)
-    cumulative = np.cumsum(np.asarray(row_counts)[rows])
-    chunks, start = [], 0
-    while start < rows.size:
-        limit = (cumulative[start - 1] if start else 0) + max_ratings
-        stop = max(int(np.searchsorted(cumulative, limit, side="right")), start + 1)
-        chunks.append(rows[start:stop])
-        start = stop
-    return chunks
-
-
-def rating_bounded_batches(row_counts: np.ndarray, max_ratings: int, seed: int) -> list[np.ndarray]:
-    """Shuffled row numbers cut into batches of at most ``max_ratings`` ratings each (a row
-    with more ratings than that is a batch of its own)."""
-    order = np.random.default_rng(seed).permutation(row_counts.size).astype(np.int32)
-    return rows_by_ratings(order, row_counts, max_ratings)
-
-
-class SparseRowwiseTrainer:
-    """Trains an AutoRec network with updates to the weight rows of the columns a batch
-    touches only, for matrices whose rows are long (ml-20m films: 138,493 users).
-
-    Each batch holds at most ``max_ratings`` ratings. The first layer gathers the encoder rows
-    of the columns present, the output is evaluated only where ratings exist, and the L2
-    penalty covers the rows the batch touches (as matrix factorization's per-rating penalty
-    does), so every gradient of a column-indexed weight is sparse. The two large kernels are
-    updated by row-wise Adagrad, the optimizer of large embedding tables: one accumulator per
-    weight *row* (the running sum of the row's mean squared gradient) scales the row's step.
-    Memory is then the weights and one batch; Adam would keep two more copies of the weights
-    (its moments) and need dense gradients. The small weights use plain Adagrad.
-    """
-
-    def __init__(self, network, rows: SparseRows, row_counts: np.ndarray, l2: float,
-                 learning_rate: float = 0.05, max_ratings: int = 65_536,
-                 output_range: tuple[float, float] = (0.5, 5.0), seed: int = 0) -> None:
-        import tensorflow as tf
-
-        self.network, self.rows, self.row_counts = network, rows, np.asarray(row_counts)
-        self.max_ratings, self.seed, self.epoch = max_ratings, seed, 0
-        self.sparse = [network.encoder_kernel, network.decoder_kernel, network.decoder_bias]
-        self.dense = [v for v in network.trainable_variables
-                      if all(v is not w for w in self.sparse)]
-        rowwise = [(v.shape[0],) if len(v.shape) == 2 else v.shape for v in self.sparse]
-        self.accumulators = [tf.Variable(tf.fill(shape, 0.1), trainable=False)
-                             for shape in rowwise + [v.shape for v in self.dense]]
-        self.learning_rate = tf.constant(learning_rate, tf.float32)
-        low, high = output_range
-        n_rows = float(rows.shape[0])
-
-        def step(batch_rows):
-            position, columns, values = rows.gather(batch_rows)
-            unique_columns, column_slot = tf.unique(columns)
-            variables = [v.value if hasattr(v, "value") else v for v in self.sparse]
-            with tf.GradientTape() as tape:
-                # gathered copies stand in for the weights, so gradients stay per touched row
-                enc = tf.gather(self.sparse[0], unique_columns)
-                dec = tf.gather(self.sparse[1], unique_columns)
-                bias = tf.gather(self.sparse[2], unique_columns)
-                tape.watch([enc, dec, bias])
-                weighted = tf.gather(enc, column_slot) * values[:, None]
-                batch = tf.shape(batch_rows)[0]
-                code = network._deep(tf.math.unsorted_segment_sum(weighted, position, batch)
-                                     + network.encoder_bias, True)
-                out = tf.reduce_sum(tf.gather(code, position) * tf.gather(dec, column_slot), 1)
-                predicted = network.output_activation(out + tf.gather(bias, column_slot))
-                squared = tf.reduce_sum(tf.square(values - predicted))
-                share = tf.cast(batch, tf.float32) / n_rows
-                loss = squared + l2 * share * (tf.nn.l2_loss(enc) + tf.nn.l2_loss(dec))
-            grads = tape.gradient(loss, [enc, dec, bias] + self.dense)
-            for variable, accumulator, grad in zip(variables, self.accumulators[:3], grads[:3],
-                                                   strict=True):
-                if len(grad.shape) == 2:  # row-wise Adagrad on a kernel's touched rows
-                    rowwise_adagrad_update(variable, accumulator, unique_columns, grad,
-                                           self.learning_rate)
-                else:
-                    tf.raw_ops.ResourceSparseApplyAdagradV2(
-                        var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
-                        epsilon=tf.constant(1e-7), grad=grad, indices=unique_columns)
-            for variable, accumulator, grad in zip(self.dense, self.accumulators[3:],
-                                                   grads[3:], strict=True):
-                variable = variable.value if hasattr(variable, "value") else variable
-                tf.raw_ops.ResourceApplyAdagradV2(
-                    var=variable.handle, accum=accumulator.handle, lr=self.learning_rate,
-                    epsilon=tf.constant(1e-7), grad=grad)
-            clipped = tf.clip_by_value(predicted, low, high)
-            return squared, tf.reduce_sum(tf.square(values - clipped)), tf.size(values)
-
-        self._step = tf.function(step, input_signature=[tf.TensorSpec([None], tf.int32)])
-
-    def train_epoch(self, progress: bool = False) -> dict[str, float]:
-        """One pass over every row; returns the epoch's loss (mean squared error on the
-        training ratings) and RMSE with predictions clipped to the scale."""
-        from tqdm.auto import tqdm
-
-        batches = rating_bounded_batches(self.row_counts, self.max_ratings,
-                                         self.seed + self.epoch)
-        squared = clipped = 0.0
-        count = 0
-        for batch in tqdm(batches, desc=f"epoch {self.epoch + 1}", disable=not progress):
-            s, c, n = self._step(batch)
-            squared, clipped, count = squared + float(s), clipped + float(c), count + int(n)
-        self.epoch += 1
-        return {"loss": squared / max(count, 1), "rmse": math.sqrt(clipped / max(count, 1)),
-                "batches": len(batches)}
 
 
 class AutoRec(Recommender):
@@ -501,8 +107,6 @@ class AutoRec(Recommender):
         return (items, users) if self.orientation == "item" else (users, items)
 
     def _network(self, n_rows: int, n_columns: int):
-        import keras
-
         keras.utils.set_random_seed(self.seed)
         network = build_autoencoder_network(
             n_columns, self.hidden_units, self.activation, self.output_activation, self.l2,
@@ -512,8 +116,6 @@ class AutoRec(Recommender):
         return network
 
     def _row_batches(self, n_rows: int, rows: np.ndarray | None = None, shuffle: bool = True):
-        import tensorflow as tf
-
         rows = np.arange(n_rows, dtype=np.int32) if rows is None else rows.astype(np.int32)
         data = tf.data.Dataset.from_tensor_slices(rows)
         if shuffle:
@@ -522,8 +124,6 @@ class AutoRec(Recommender):
 
     def _train(self, matrix: sp.csr_matrix, epochs: int, validation: sp.csr_matrix | None,
                verbose: int):
-        import keras
-
         network = self._network(*matrix.shape)
         evaluation = None if validation is None else SparseRows(validation)
         network.set_rows(SparseRows(matrix), evaluation)
@@ -556,24 +156,18 @@ class AutoRec(Recommender):
                                     seed=self.seed)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
-        if validation is None:
-            held = holdout_mask(len(ratings), self.validation_fraction, self.seed)
-            validation = (users[held], items[held], ratings[held])
-            users, items, ratings = users[~held], items[~held], ratings[~held]
-        train = self._matrix(users, items, ratings)
-        held_out = self._matrix(*validation)
-        self.empty_rows_ = int((np.diff(train.indptr) == 0).sum())
-        self.network_, history = self._train(train, self.epochs, held_out, verbose)
-        self.history_ = pd.DataFrame(history, index=pd.RangeIndex(
-            1, len(history["loss"]) + 1, name="epoch"))
-        self.best_epoch_ = int(self.history_["val_rmse"].idxmin())
-        self.epochs_trained_ = self.best_epoch_
-        self.matrix_ = train
-        if self.refit:
-            self.matrix_ = self._matrix(np.concatenate([users, validation[0]]),
-                                        np.concatenate([items, validation[1]]),
-                                        np.concatenate([ratings, validation[2]]))
-            self.network_, _ = self._train(self.matrix_, self.epochs_trained_, None, 0)
+        def train(data, held, epochs: int):
+            self.matrix_ = self._matrix(*data)  # the last one trained on is kept
+            if held is None:
+                return self._train(self.matrix_, epochs, None, 0)
+            self.empty_rows_ = int((np.diff(self.matrix_.indptr) == 0).sum())
+            return self._train(self.matrix_, epochs, self._matrix(*held), verbose)
+
+        run = early_stop_then_refit(
+            train, (users, items, ratings), validation, epochs=self.epochs,
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+        self.network_, self.history_ = run.model, run.history
+        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
         self._fill_means()
 
     def _fill_means(self) -> None:
@@ -589,8 +183,6 @@ class AutoRec(Recommender):
 
     # --- predicting --------------------------------------------------------------------------
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
         rows, cols = self._pairs(users, items)
         out = np.empty(rows.size, dtype=np.float32)
         order = np.argsort(rows, kind="stable")  # each chunk of rows is one slice of pairs
@@ -621,8 +213,6 @@ class AutoRec(Recommender):
         Items the model never saw are left out of the input; a pair with such an item, or
         with a user who has no rating in ``profiles``, gets the item's or the global mean.
         """
-        import tensorflow as tf
-
         self._check_fitted()
         if self.orientation != "user":
             raise ValueError(
@@ -662,15 +252,11 @@ class AutoRec(Recommender):
         return {"network_"}
 
     def _save_extra(self, folder: Path) -> None:
-        import tensorflow as tf
-
         self.network_(tf.constant([0], tf.int32))  # builds the middle layers' bookkeeping
         self.network_.built = True
         self.network_.save_weights(folder / "network.weights.h5")
 
     def _load_extra(self, folder: Path) -> None:
-        import tensorflow as tf
-
         self.network_ = self._network(*self.matrix_.shape)
         self.network_.set_rows(SparseRows(self.matrix_))
         self.network_(tf.constant([0], tf.int32))  # create the weights
@@ -720,9 +306,3 @@ class DeepAutoencoder(AutoRec):
     @property
     def label(self) -> str:
         return "deep autoencoder" + ("" if self.refeed else " (no re-feeding)")
-
-
-def dense_size_gb(n_rows: int, n_columns: int, bytes_per_value: int = 4) -> float:
-    """Gigabytes a dense ``n_rows x n_columns`` matrix would take (float32 by default)."""
-    return n_rows * n_columns * bytes_per_value / 1e9
-

@@ -43,13 +43,6 @@ from coursekit.io import atomic_folder
 Unknown = Literal["error", "fallback"]
 
 
-def holdout_mask(n: int, fraction: float, seed: int) -> np.ndarray:
-    """A seeded boolean mask marking ``int(fraction * n)`` of ``n`` rows for validation."""
-    held = np.zeros(n, dtype=bool)
-    held[np.random.default_rng(seed).permutation(n)[: int(fraction * n)]] = True
-    return held
-
-
 def check_n(n: int) -> int:
     """``n`` as a positive int, or a clear error."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -84,7 +77,7 @@ def training_parts(
 
 
 class Popularity:
-    """Popularity lists for users without history (as in seed 003's cold-start answer).
+    """Popularity lists for users without history (the classic cold-start answer).
 
     ``highest_rated``: best mean rating among items with more than ``min_count`` ratings.
     ``most_rated``: most ratings among items whose mean rating exceeds ``min_mean``.

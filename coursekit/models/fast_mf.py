@@ -20,11 +20,13 @@ It is still a Keras model trained by ``fit``, so callbacks, early stopping, vali
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from .mf import MatrixFactorization, mf_network_class
+from .mf import MatrixFactorization, MatrixFactorizationNet
 from .rowwise import INITIAL_ACCUMULATOR, raw_variable, rowwise_adagrad_update
 
 
@@ -37,8 +39,6 @@ def mf_gradients(network, users, items, ratings):
     of ``user_rows`` / ``item_rows``, duplicates summed) and of the offset. Summed, not
     averaged: a row's gradient then does not shrink as the batch grows, which suits Adagrad.
     """
-    import tensorflow as tf
-
     user_rows, user_slot = tf.unique(users)
     item_rows, item_slot = tf.unique(items)
     predictions, grads = _gradients_by_slot(network, users, items, ratings, user_slot,
@@ -50,8 +50,6 @@ def _gradients_by_slot(network, users, items, ratings, user_slot, item_slot, n_u
                        n_items):
     """The gradients of :func:`mf_gradients`, summed into ``n_users`` / ``n_items`` slots
     (slot ``user_slot[j]`` for rating ``j``); XLA compiles it when the counts are fixed."""
-    import tensorflow as tf
-
     low, high = network.output_range
     p = tf.gather(raw_variable(network.user_factors.embeddings), users)
     q = tf.gather(raw_variable(network.item_factors.embeddings), items)
@@ -74,8 +72,6 @@ def _gradients_by_slot(network, users, items, ratings, user_slot, item_slot, n_u
 
 def _padded(rows, batch):
     """``rows`` padded with zeros to the next power of two, at most ``batch``."""
-    import tensorflow as tf
-
     count = tf.size(rows)
     log2 = tf.math.log(tf.cast(count, tf.float32)) / tf.math.log(2.0)
     length = tf.cast(2.0 ** tf.math.ceil(log2), tf.int32)
@@ -83,72 +79,67 @@ def _padded(rows, batch):
     return tf.pad(rows, [[0, length - count]])
 
 
-@functools.cache
-def fast_mf_network_class():
-    """Chapter 3's network with the fast ``train_step`` (defined lazily)."""
-    import keras
-    import tensorflow as tf
+class FastMatrixFactorizationNet(MatrixFactorizationNet):
+    """Chapter 3's network with the fast ``train_step``: closed-form gradients of the touched
+    rows, row-wise Adagrad, one XLA-compiled kernel for the arithmetic and the updates."""
 
-    class FastMatrixFactorizationNet(mf_network_class()):
-        def __init__(self, *args, learning_rate: float = 0.02, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.supports_jit = False  # Keras must not compile the step whole (tf.unique)
-            self.learning_rate = learning_rate
+    def __init__(self, *args, learning_rate: float = 0.02, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.supports_jit = False  # Keras must not compile the step whole (tf.unique)
+        self.learning_rate = learning_rate
+        for table in (self.user_factors, self.item_factors, self.user_bias,
+                      self.item_bias):
+            table.build()  # the train step reads the tables before any call
+        fill = keras.initializers.Constant(INITIAL_ACCUMULATOR)
+        self.accumulators = [
+            self.add_weight(shape=(table.input_dim,), initializer=fill, trainable=False,
+                            name=f"{table.name}_accumulator")
             for table in (self.user_factors, self.item_factors, self.user_bias,
-                          self.item_bias):
-                table.build()  # the train step reads the tables before any call
-            fill = keras.initializers.Constant(INITIAL_ACCUMULATOR)
-            self.accumulators = [
-                self.add_weight(shape=(table.input_dim,), initializer=fill, trainable=False,
-                                name=f"{table.name}_accumulator")
-                for table in (self.user_factors, self.item_factors, self.user_bias,
-                              self.item_bias)
-            ] + [self.add_weight(shape=(), initializer=fill, trainable=False,
-                                 name="offset_accumulator")]
+                          self.item_bias)
+        ] + [self.add_weight(shape=(), initializer=fill, trainable=False,
+                             name="offset_accumulator")]
 
-        def train_step(self, data):
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            if replicas > 1:
-                raise NotImplementedError(
-                    f"The fast trainer updates its weights in place on one device; under a "
-                    f"tf.distribute strategy with {replicas} replicas each replica would "
-                    "update the shared rows on its own. Train it outside the strategy's "
-                    "scope, or use MatrixFactorization, whose plain fit Keras distributes.")
-            x, y = data[0], data[1]
-            x = tf.cast(x, tf.int32)
-            users, items = x[:, 0], x[:, 1]
-            ratings = tf.cast(tf.reshape(y, [-1]), tf.float32)
-            # tf.unique has no XLA kernel: find the touched rows here, then hand a padded
-            # list of them to the compiled step. Its length is the next power of two (at
-            # most the batch), so that XLA compiles a few shapes only; padding points at
-            # row 0 with a zero gradient, which leaves row 0 as it was.
-            batch = tf.size(users)
-            user_rows, user_slot = tf.unique(users)
-            item_rows, item_slot = tf.unique(items)
-            predictions = self._compiled_step(users, items, ratings, _padded(user_rows, batch),
-                                              user_slot, _padded(item_rows, batch), item_slot)
-            loss = tf.reduce_mean(tf.square(predictions - ratings))
-            self._loss_tracker.update_state(loss, sample_weight=batch)
-            return self.compute_metrics(x, ratings, predictions)
+    def train_step(self, data):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            raise NotImplementedError(
+                f"The fast trainer updates its weights in place on one device; under a "
+                f"tf.distribute strategy with {replicas} replicas each replica would "
+                "update the shared rows on its own. Train it outside the strategy's "
+                "scope, or use MatrixFactorization, whose plain fit Keras distributes.")
+        x, y = data[0], data[1]
+        x = tf.cast(x, tf.int32)
+        users, items = x[:, 0], x[:, 1]
+        ratings = tf.cast(tf.reshape(y, [-1]), tf.float32)
+        # tf.unique has no XLA kernel: find the touched rows here, then hand a padded
+        # list of them to the compiled step. Its length is the next power of two (at
+        # most the batch), so that XLA compiles a few shapes only; padding points at
+        # row 0 with a zero gradient, which leaves row 0 as it was.
+        batch = tf.size(users)
+        user_rows, user_slot = tf.unique(users)
+        item_rows, item_slot = tf.unique(items)
+        predictions = self._compiled_step(users, items, ratings, _padded(user_rows, batch),
+                                          user_slot, _padded(item_rows, batch), item_slot)
+        loss = tf.reduce_mean(tf.square(predictions - ratings))
+        self._loss_tracker.update_state(loss, sample_weight=batch)
+        return self.compute_metrics(x, ratings, predictions)
 
-        @tf.function(jit_compile=True)
-        def _compiled_step(self, users, items, ratings, user_rows, user_slot, item_rows,
-                           item_slot):
-            predictions, grads = _gradients_by_slot(self, users, items, ratings, user_slot,
-                                                    item_slot, tf.size(user_rows),
-                                                    tf.size(item_rows))
-            lr = tf.constant(self.learning_rate, tf.float32)
-            tables = (self.user_factors, self.item_factors, self.user_bias, self.item_bias)
-            for table, accumulator, rows, grad in zip(
-                    tables, self.accumulators[:4], (user_rows, item_rows) * 2, grads[:4],
-                    strict=True):
-                rowwise_adagrad_update(table.embeddings, accumulator, rows, grad, lr)
-            offset_acc = raw_variable(self.accumulators[-1])
-            offset_acc.assign_add(tf.square(grads[4]))
-            raw_variable(self.offset).assign_sub(lr * grads[4] / tf.sqrt(offset_acc))
-            return predictions
-
-    return FastMatrixFactorizationNet
+    @tf.function(jit_compile=True)
+    def _compiled_step(self, users, items, ratings, user_rows, user_slot, item_rows,
+                       item_slot):
+        predictions, grads = _gradients_by_slot(self, users, items, ratings, user_slot,
+                                                item_slot, tf.size(user_rows),
+                                                tf.size(item_rows))
+        lr = tf.constant(self.learning_rate, tf.float32)
+        tables = (self.user_factors, self.item_factors, self.user_bias, self.item_bias)
+        for table, accumulator, rows, grad in zip(
+                tables, self.accumulators[:4], (user_rows, item_rows) * 2, grads[:4],
+                strict=True):
+            rowwise_adagrad_update(table.embeddings, accumulator, rows, grad, lr)
+        offset_acc = raw_variable(self.accumulators[-1])
+        offset_acc.assign_add(tf.square(grads[4]))
+        raw_variable(self.offset).assign_sub(lr * grads[4] / tf.sqrt(offset_acc))
+        return predictions
 
 
 class FastMatrixFactorization(MatrixFactorization):
@@ -162,12 +153,24 @@ class FastMatrixFactorization(MatrixFactorization):
     # the order of the batches (and within them).
     shuffle = "batch"
 
-    def __init__(self, n_factors: int = 128, l2: float = 0.03, batch_size: int = 4096,
-                 learning_rate: float = 0.02, epochs: int = 100, patience: int = 3,
-                 **training) -> None:
-        super().__init__(n_factors=n_factors, l2=l2, batch_size=batch_size,
-                         learning_rate=learning_rate, epochs=epochs, patience=patience,
-                         **training)
+    def __init__(
+        self,
+        n_factors: int = 128,
+        l2: float = 0.03,
+        epochs: int = 100,
+        batch_size: int = 4096,
+        learning_rate: float = 0.02,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        refit: bool = True,
+        seed: int = 0,
+        tensorboard_dir: str | Path | None = None,
+        callbacks: list | tuple = (),
+    ) -> None:
+        super().__init__(n_factors=n_factors, l2=l2, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, patience=patience,
+                         validation_fraction=validation_fraction, refit=refit, seed=seed,
+                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         order = np.random.default_rng(self.seed).permutation(len(ratings))
@@ -176,6 +179,6 @@ class FastMatrixFactorization(MatrixFactorization):
 
     def build_network(self, n_users: int, n_items: int):
         low, high = self.rating_scale
-        return fast_mf_network_class()(
+        return FastMatrixFactorizationNet(
             n_users, n_items, self.n_factors, self.l2, (low - 0.5, high + 0.5),
             self.global_mean_, self.seed, learning_rate=self.learning_rate)

@@ -1,39 +1,37 @@
 """Training Keras 3 rating models behind coursekit's interface (chapters 3 and 4).
 
-A :class:`KerasRecommender` builds a network, trains it with early stopping on a validation
-part of the training data (the number of epochs is a hyper-parameter like any other), and,
-with ``refit=True``, trains a fresh network on training plus validation data for the chosen
-number of epochs, so that no rating the model may learn from is left out.
+A :class:`KerasRecommender` builds a network and trains it by the course's one routine
+(:func:`coursekit.models.training.early_stop_then_refit`): early stopping on a validation
+part of the training data, then, with ``refit=True``, a fresh network on training plus
+validation data for the chosen number of epochs.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Literal
 
+import keras
 import numpy as np
-import pandas as pd
 
-from .base import Recommender, holdout_mask
+from .base import Recommender
+from .training import early_stop_then_refit
 
 PREDICT_BATCH = 65_536
 
 
-class EpochLine:
+class EpochLine(keras.callbacks.Callback):
     """A Keras callback that prints one short line per epoch (``verbose=1``)."""
 
-    def __new__(cls, label: str):  # built lazily so that importing coursekit stays light
-        import keras
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
 
-        class _EpochLine(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                logs = logs or {}
-                parts = [f"{k} {v:.4f}" for k, v in logs.items() if k in
-                         ("rmse", "val_rmse", "loss", "val_loss")]
-                print(f"{label} epoch {epoch + 1:3d}: " + ", ".join(parts))
-
-        return _EpochLine()
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        parts = [f"{k} {v:.4f}" for k, v in logs.items()
+                 if k in ("rmse", "val_rmse", "loss", "val_loss")]
+        print(f"{self.label} epoch {epoch + 1:3d}: " + ", ".join(parts))
 
 
 class KerasRecommender(Recommender):
@@ -70,8 +68,6 @@ class KerasRecommender(Recommender):
 
     # --- training --------------------------------------------------------------------------
     def _make_optimizer(self):
-        import keras
-
         if self.optimizer == "adam":
             return keras.optimizers.Adam(self.learning_rate)
         if self.optimizer == "sgd":
@@ -79,8 +75,6 @@ class KerasRecommender(Recommender):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
 
     def _compiled_network(self):
-        import keras
-
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
         network.compile(
@@ -90,43 +84,36 @@ class KerasRecommender(Recommender):
         return network
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
-        import keras
+        run = early_stop_then_refit(
+            lambda data, held, epochs: self._train(data, held, epochs, verbose),
+            (users, items, ratings), validation, epochs=self.epochs,
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+        self.network_, self.history_ = run.model, run.history
+        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
 
-        if validation is None:
-            held = holdout_mask(len(ratings), self.validation_fraction, self.seed)
-            validation = (users[held], items[held], ratings[held])
-            users, items, ratings = users[~held], items[~held], ratings[~held]
-        self.offset_ = float(ratings.mean()) if self.center else 0.0
-        x_train, y_train = np.stack([users, items], 1), ratings - self.offset_
-        x_val = np.stack([validation[0], validation[1]], 1)
-        y_val = validation[2] - self.offset_
-
-        callbacks: list = [keras.callbacks.EarlyStopping(
-            monitor="val_rmse", patience=self.patience, restore_best_weights=True)]
-        if self.tensorboard_dir:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
-        if verbose:
-            callbacks.append(EpochLine(self.name))
-        callbacks += self.callbacks
-        self.network_ = self._compiled_network()
-        fitted = self.network_.fit(
-            x_train, y_train, validation_data=(x_val, y_val), epochs=self.epochs,
-            batch_size=self.batch_size, shuffle=self.shuffle, verbose=0, callbacks=callbacks,
-        )
-        self.history_ = pd.DataFrame(fitted.history, index=pd.RangeIndex(
-            1, len(fitted.history["loss"]) + 1, name="epoch"))
-        self.best_epoch_ = int(self.history_["val_rmse"].idxmin())
-        self.epochs_trained_ = self.best_epoch_
-        if self.refit:
-            # More data per epoch: keep the number of updates per rating about the same.
-            n_all = len(y_train) + len(y_val)
-            self.epochs_trained_ = math.ceil(self.best_epoch_ * n_all / len(y_train))
-            self.network_ = self._compiled_network()
-            self.network_.fit(
-                np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]),
-                epochs=self.epochs_trained_, batch_size=self.batch_size, shuffle=self.shuffle,
-                verbose=0, callbacks=self.callbacks,
-            )
+    def _train(self, data, validation, epochs: int, verbose: int):
+        """A fresh network trained for ``epochs`` (early-stopped when ``validation`` is
+        given); the centring offset is the mean of the early-stopped run's ratings."""
+        users, items, ratings = data
+        if validation is not None:
+            self.offset_ = float(ratings.mean()) if self.center else 0.0
+        x, y = np.stack([users, items], 1), ratings - self.offset_
+        callbacks: list = []
+        fit_options: dict = {}
+        if validation is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_rmse", patience=self.patience, restore_best_weights=True))
+            if self.tensorboard_dir:
+                callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
+            if verbose:
+                callbacks.append(EpochLine(self.name))
+            x_val = np.stack([validation[0], validation[1]], 1)
+            fit_options["validation_data"] = (x_val, validation[2] - self.offset_)
+        network = self._compiled_network()
+        fitted = network.fit(x, y, epochs=epochs, batch_size=self.batch_size,
+                             shuffle=self.shuffle, verbose=0,
+                             callbacks=callbacks + self.callbacks, **fit_options)
+        return network, fitted.history
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         x = np.stack([users, items], 1).astype(np.int32)

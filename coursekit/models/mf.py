@@ -11,51 +11,49 @@ leaves the embeddings of users and items outside the batch untouched.
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
+from typing import Literal
 
+import keras
 import numpy as np
+from keras import ops
 
 from .keras_base import KerasRecommender
 
 
-@functools.cache
-def mf_network_class():
-    """The subclassed Keras model of chapter 3 (defined lazily so coursekit imports fast)."""
-    import keras
-    from keras import ops
+class MatrixFactorizationNet(keras.Model):
+    """Chapter 3's network: a dot product of user and item vectors, two biases and an offset,
+    squashed by a sigmoid into ``output_range``; the per-rating L2 penalty as a model loss."""
 
-    class MatrixFactorizationNet(keras.Model):
-        def __init__(self, n_users: int, n_items: int, n_factors: int, l2: float,
-                     output_range: tuple[float, float], global_mean: float,
-                     seed: int = 0) -> None:
-            super().__init__(name="matrix_factorization")
-            self.l2, self.output_range = l2, output_range
-            low, high = output_range
-            init = keras.initializers.RandomNormal(stddev=0.01, seed=seed)
-            self.user_factors = keras.layers.Embedding(n_users, n_factors,
-                                                       embeddings_initializer=init)
-            self.item_factors = keras.layers.Embedding(n_items, n_factors,
-                                                       embeddings_initializer=init)
-            self.user_bias = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros")
-            self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros")
-            start = (global_mean - low) / (high - low)  # begin at the mean rating
-            self.offset = self.add_weight(
-                shape=(), initializer=keras.initializers.Constant(np.log(start / (1 - start))),
-                name="offset")
+    def __init__(self, n_users: int, n_items: int, n_factors: int, l2: float,
+                 output_range: tuple[float, float], global_mean: float,
+                 seed: int = 0) -> None:
+        super().__init__(name="matrix_factorization")
+        self.l2, self.output_range = l2, output_range
+        low, high = output_range
+        init = keras.initializers.RandomNormal(stddev=0.01, seed=seed)
+        self.user_factors = keras.layers.Embedding(n_users, n_factors,
+                                                   embeddings_initializer=init)
+        self.item_factors = keras.layers.Embedding(n_items, n_factors,
+                                                   embeddings_initializer=init)
+        self.user_bias = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros")
+        self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros")
+        start = (global_mean - low) / (high - low)  # begin at the mean rating
+        self.offset = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(np.log(start / (1 - start))),
+            name="offset")
 
-        def call(self, inputs):
-            low, high = self.output_range
-            users, items = inputs[:, 0], inputs[:, 1]
-            p, q = self.user_factors(users), self.item_factors(items)
-            b_u = ops.squeeze(self.user_bias(users), 1)
-            b_i = ops.squeeze(self.item_bias(items), 1)
-            if self.l2:
-                penalty = ops.sum(p * p, axis=1) + ops.sum(q * q, axis=1) + b_u**2 + b_i**2
-                self.add_loss(self.l2 * ops.mean(penalty))
-            dot = ops.sum(p * q, axis=1)  # one dot product per row: p_u . q_i
-            return low + (high - low) * ops.sigmoid(self.offset + dot + b_u + b_i)
-
-    return MatrixFactorizationNet
+    def call(self, inputs):
+        low, high = self.output_range
+        users, items = inputs[:, 0], inputs[:, 1]
+        p, q = self.user_factors(users), self.item_factors(items)
+        b_u = ops.squeeze(self.user_bias(users), 1)
+        b_i = ops.squeeze(self.item_bias(items), 1)
+        if self.l2:
+            penalty = ops.sum(p * p, axis=1) + ops.sum(q * q, axis=1) + b_u**2 + b_i**2
+            self.add_loss(self.l2 * ops.mean(penalty))
+        dot = ops.sum(p * q, axis=1)  # one dot product per row: p_u . q_i
+        return low + (high - low) * ops.sigmoid(self.offset + dot + b_u + b_i)
 
 
 def build_mf_network(
@@ -63,7 +61,7 @@ def build_mf_network(
     output_range: tuple[float, float], global_mean: float, seed: int = 0,
 ):
     """A fresh network of chapter 3's model."""
-    return mf_network_class()(n_users, n_items, n_factors, l2, output_range, global_mean, seed)
+    return MatrixFactorizationNet(n_users, n_items, n_factors, l2, output_range, global_mean, seed)
 
 
 class MatrixFactorization(KerasRecommender):
@@ -71,8 +69,26 @@ class MatrixFactorization(KerasRecommender):
 
     name = "matrix factorization"
 
-    def __init__(self, n_factors: int = 128, l2: float = 0.03, **training) -> None:
-        super().__init__(**training)
+    def __init__(
+        self,
+        n_factors: int = 128,
+        l2: float = 0.03,
+        epochs: int = 60,
+        batch_size: int = 128,
+        learning_rate: float = 0.0005,
+        optimizer: Literal["adam", "sgd"] = "adam",
+        momentum: float = 0.9,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        refit: bool = True,
+        seed: int = 0,
+        tensorboard_dir: str | Path | None = None,
+        callbacks: list | tuple = (),
+    ) -> None:
+        super().__init__(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                         optimizer=optimizer, momentum=momentum, patience=patience,
+                         validation_fraction=validation_fraction, refit=refit, seed=seed,
+                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
         self.n_factors, self.l2 = n_factors, l2
 
     def build_network(self, n_users: int, n_items: int):
@@ -88,8 +104,6 @@ class MatrixFactorization(KerasRecommender):
 
     def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Unknown user or item: the network's output with that side's factors and bias 0."""
-        from keras import ops
-
         net = self.network_
         logit = np.full(users.shape, float(net.offset.numpy()), dtype=np.float32)
         if (users >= 0).any():

@@ -10,45 +10,52 @@ product: the MLP has to learn how to combine them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import keras
+from keras import ops
 
 from .keras_base import KerasRecommender
 
 
+class NeuralCFNet(keras.Model):
+    """Chapter 4's network: user and item embeddings side by side into an MLP."""
+
+    def __init__(self, n_users: int, n_items: int, n_factors: int, hidden_units: Sequence[int],
+                 dropout: float, l2: float, seed: int = 0) -> None:
+        super().__init__(name="neural_cf")
+        self.l2 = l2
+        init = keras.initializers.RandomNormal(stddev=0.05, seed=seed)
+        self.user_factors = keras.layers.Embedding(n_users, n_factors,
+                                                   embeddings_initializer=init)
+        self.item_factors = keras.layers.Embedding(n_items, n_factors,
+                                                   embeddings_initializer=init)
+        self.concat = keras.layers.Concatenate()
+        self.hidden = [keras.layers.Dense(width, activation="relu",
+                                          kernel_initializer=keras.initializers.HeNormal(
+                                              seed=seed + k + 1))
+                       for k, width in enumerate(hidden_units)]
+        self.dropout = keras.layers.Dropout(dropout, seed=seed)
+        self.out = keras.layers.Dense(1)
+
+    def call(self, inputs, training=False):
+        p = self.user_factors(inputs[:, 0])
+        q = self.item_factors(inputs[:, 1])
+        if self.l2:
+            self.add_loss(self.l2 * ops.mean(ops.sum(p * p, axis=1) + ops.sum(q * q, axis=1)))
+        x = self.concat([p, q])
+        for layer in self.hidden:
+            x = self.dropout(layer(x), training=training)
+        return ops.squeeze(self.out(x), 1)
+
+
 def build_ncf_network(
-    n_users: int, n_items: int, n_factors: int, hidden: Sequence[int], dropout: float,
+    n_users: int, n_items: int, n_factors: int, hidden_units: Sequence[int], dropout: float,
     l2: float, seed: int = 0,
-):
-    """The Keras model of chapter 4 (built lazily so coursekit imports fast)."""
-    import keras
-    from keras import ops
-
-    class NeuralCFNet(keras.Model):
-        def __init__(self) -> None:
-            super().__init__(name="neural_cf")
-            init = keras.initializers.RandomNormal(stddev=0.05, seed=seed)
-            self.user_factors = keras.layers.Embedding(n_users, n_factors,
-                                                       embeddings_initializer=init)
-            self.item_factors = keras.layers.Embedding(n_items, n_factors,
-                                                       embeddings_initializer=init)
-            self.concat = keras.layers.Concatenate()
-            self.hidden = [keras.layers.Dense(width, activation="relu",
-                                              kernel_initializer=keras.initializers.HeNormal(
-                                                  seed=seed + k + 1))
-                           for k, width in enumerate(hidden)]
-            self.dropout = keras.layers.Dropout(dropout, seed=seed)
-            self.out = keras.layers.Dense(1)
-
-        def call(self, inputs, training=False):
-            p = self.user_factors(inputs[:, 0])
-            q = self.item_factors(inputs[:, 1])
-            if l2:
-                self.add_loss(l2 * ops.mean(ops.sum(p * p, axis=1) + ops.sum(q * q, axis=1)))
-            x = self.concat([p, q])
-            for layer in self.hidden:
-                x = self.dropout(layer(x), training=training)
-            return ops.squeeze(self.out(x), 1)
-
-    return NeuralCFNet()
+) -> NeuralCFNet:
+    """A fresh network of chapter 4's model."""
+    return NeuralCFNet(n_users, n_items, n_factors, hidden_units, dropout, l2, seed)
 
 
 class NeuralCF(KerasRecommender):
@@ -57,15 +64,31 @@ class NeuralCF(KerasRecommender):
     name = "neural CF"
     center = True
 
-    def __init__(self, n_factors: int = 32, hidden: Sequence[int] = (1024,),
-                 dropout: float = 0.5, l2: float = 1.0, **training) -> None:
-        training.setdefault("batch_size", 1024)
-        training.setdefault("optimizer", "sgd")
-        training.setdefault("learning_rate", 0.05)
-        training.setdefault("momentum", 0.9)
-        super().__init__(**training)
-        self.n_factors, self.hidden, self.dropout, self.l2 = n_factors, tuple(hidden), dropout, l2
+    def __init__(
+        self,
+        n_factors: int = 32,
+        hidden_units: Sequence[int] = (1024,),
+        dropout: float = 0.5,
+        l2: float = 1.0,
+        epochs: int = 60,
+        batch_size: int = 1024,
+        learning_rate: float = 0.05,
+        optimizer: Literal["adam", "sgd"] = "sgd",
+        momentum: float = 0.9,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        refit: bool = True,
+        seed: int = 0,
+        tensorboard_dir: str | Path | None = None,
+        callbacks: list | tuple = (),
+    ) -> None:
+        super().__init__(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                         optimizer=optimizer, momentum=momentum, patience=patience,
+                         validation_fraction=validation_fraction, refit=refit, seed=seed,
+                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+        self.n_factors, self.hidden_units = n_factors, tuple(hidden_units)
+        self.dropout, self.l2 = dropout, l2
 
     def build_network(self, n_users: int, n_items: int):
-        return build_ncf_network(n_users, n_items, self.n_factors, self.hidden,
+        return build_ncf_network(n_users, n_items, self.n_factors, self.hidden_units,
                                  self.dropout, self.l2, self.seed)

@@ -100,7 +100,7 @@ _ENTRIES = [
                {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("neural CF", 4, ("RATING", "TOPN"),
                _lazy("coursekit.models.ncf", "NeuralCF"), "keras",
-               {"epochs": 2, "n_factors": 8, "hidden": (16,), "batch_size": 64}),
+               {"epochs": 2, "n_factors": 8, "hidden_units": (16,), "batch_size": 64}),
     ModelEntry("I-AutoRec", 5, ("RATING", "TOPN"),
                _lazy("coursekit.models.autoencoders", "AutoRec", orientation="item"), "keras",
                _QUICK_AUTOREC),
@@ -112,10 +112,10 @@ _ENTRIES = [
                {"epochs": 2, "hidden_units": (8, 4, 8)}),
     ModelEntry("TFRS ranking", 7, ("RATING",),
                _lazy("coursekit.tfrs", "RankingRecommender"), "tfrs",
-               {"max_epochs": 2, "dim": 8, "batch_size": 64}),
+               {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("TFRS two-tower retrieval", 7, ("TOPN", "RETRIEVAL"),
                _lazy("coursekit.tfrs", "RetrievalRecommender"), "tfrs",
-               {"epochs": 2, "dim": 8, "batch_size": 64}),
+               {"epochs": 2, "n_factors": 8, "batch_size": 64}),
 ]
 
 MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}

@@ -13,6 +13,9 @@ one column instead of two tables.
 
 from __future__ import annotations
 
+import keras
+import tensorflow as tf
+
 INITIAL_ACCUMULATOR = 0.1
 EPSILON = 1e-7
 
@@ -20,8 +23,6 @@ EPSILON = 1e-7
 def raw_variable(variable):
     """The ``tf.Variable`` behind a Keras 3 variable (scatter updates need it); a
     ``tf.Variable`` is returned as it is."""
-    import keras
-
     return variable.value if isinstance(variable, keras.Variable) else variable
 
 
@@ -29,8 +30,6 @@ def rowwise_adagrad_update(variable, accumulator, rows, grad, learning_rate) -> 
     """Apply one row-wise Adagrad step to ``variable[rows]``: ``grad`` holds one row per
     entry of ``rows``. A row listed twice must have a zero gradient in all but one of its
     places (padding): the updates are added, so zeros change nothing."""
-    import tensorflow as tf
-
     variable, accumulator = raw_variable(variable), raw_variable(accumulator)
     accumulator.scatter_add(tf.IndexedSlices(tf.reduce_mean(tf.square(grad), 1), rows))
     scale = learning_rate / (tf.sqrt(tf.gather(accumulator, rows)) + EPSILON)
