@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test browser lint sync freeze clean
+.PHONY: install book test check browser lint sync freeze clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,25 @@ test: install browser
 	@echo "$(CODE_HASH)" > _build/.code-hash
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
-## Headless Chromium for the browser tests (Debian packages), installed when missing.
+## While working: lint and coursekit's unit tests, without the chapters (about two minutes).
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests --ignore=tests/browser -m "not slow" -p no:cacheprovider -n 2
+
+## Headless Chromium for the browser tests (Debian packages), installed when missing and
+## when this machine lets us (root, or sudo without a password); otherwise say what to do.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-	  echo "installing chromium and chromium-driver for the browser tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; fi
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else echo "The browser tests need Chromium and chromedriver at /usr/bin/chromium and"; \
+	  echo "/usr/bin/chromedriver, and this machine cannot install them without root."; \
+	  echo "Install Debian's chromium and chromium-driver packages (ask an administrator), or"; \
+	  echo "run 'make check' for lint and the unit tests without the browser."; exit 1; fi; \
+	echo "installing chromium and chromium-driver for the browser tests"; \
+	command -v apt-get >/dev/null 2>&1 || { echo "no apt-get here: install Chromium and" \
+	  "chromedriver at /usr/bin by hand, or run 'make check'"; exit 1; }; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver
 
 ## Re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
 sync: install

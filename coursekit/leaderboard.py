@@ -27,6 +27,13 @@ PROTOCOL_COLUMNS = {
 }
 
 
+def model_chapters() -> dict[str, int]:
+    """The chapter that teaches each registered model (from the model registry)."""
+    from coursekit.models.registry import MODELS
+
+    return {name: entry.chapter for name, entry in MODELS.items()}
+
+
 def load_results(path: str | Path | None = None) -> dict:
     """The benchmark results: ``quality``, ``scale``, ``synthetic_data``, ``machine``."""
     path = Path(path) if path is not None else RESULTS
@@ -48,7 +55,7 @@ def quality_table(results: dict, protocol: str) -> pd.DataFrame:
     if not rows:
         raise ValueError(f"the results hold no measurement on the {protocol} protocol")
     frame = pd.DataFrame(rows).set_index("model")
-    chapters = results.get("chapters", {})
+    chapters = {**results.get("chapters", {}), **model_chapters()}
     frame["chapter"] = [chapters.get(m, "") for m in frame.index]
     frame = frame[columns + ["train_seconds", "chapter"]].sort_values(key, ascending=ascending)
     frame.index.name = None

@@ -21,6 +21,8 @@ import tensorflow as tf
 
 from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
+from coursekit.data.validation import validate_ratings
+from coursekit.errors import InvalidRatingsError
 
 from .autoencoder_network import DENSE_BATCH_LIMIT, HeldOutRMSE, build_autoencoder_network
 from .base import Recommender
@@ -88,13 +90,15 @@ class AutoRec(Recommender):
         return f"{deep}{self.orientation[0].upper()}-AutoRec"
 
     # --- rows and columns ------------------------------------------------------------------
+    def _matrix_shape(self) -> tuple[int, int]:
+        return ((len(self.items_), len(self.users_)) if self.orientation == "item"
+                else (len(self.users_), len(self.items_)))
+
     def _matrix(self, users, items, ratings) -> sp.csr_matrix:
         """The training matrix with one row per item (I-AutoRec) or per user (U-AutoRec)."""
         rows, cols = (items, users) if self.orientation == "item" else (users, items)
-        shape = ((len(self.items_), len(self.users_)) if self.orientation == "item"
-                 else (len(self.users_), len(self.items_)))
+        shape = self._matrix_shape()
         matrix = sp.csr_matrix((ratings.astype(np.float32), (rows, cols)), shape=shape)
-        matrix.sum_duplicates()
         check_rating_matrix(matrix, self.rating_scale)
         return matrix
 
@@ -165,7 +169,8 @@ class AutoRec(Recommender):
 
         run = early_stop_then_refit(
             train, (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
+            examples=lambda data: self._matrix_shape()[0])  # an epoch iterates over rows
         self.network_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
         self._fill_means()
@@ -219,10 +224,11 @@ class AutoRec(Recommender):
                 "Only a user-based AutoRec (orientation='user') reads a new user's ratings as "
                 "its input. An item-based AutoRec has no weights for a user it never saw: "
                 "fit it again with those users' visible ratings in the training data.")
-        for name, frame in (("profiles", profiles), ("pairs", pairs)):
-            missing = {"user", "item"} - set(frame.columns)
-            if missing:
-                raise ValueError(f"{name} lacks the column(s) {sorted(missing)}")
+        profiles = validate_ratings(profiles, self.rating_scale)  # the boundary, as in fit
+        missing = {"user", "item"} - set(pairs.columns)
+        if missing:
+            raise InvalidRatingsError(f"pairs lacks the column(s) {sorted(missing)}; it needs "
+                                      "'user' and 'item' (rename your columns).")
         new_users = np.unique(np.concatenate([profiles["user"], pairs["user"]]))
         row_of = pd.Index(new_users)
         items = self.items_.encode(profiles["item"].to_numpy(), unknown="mask")
@@ -231,8 +237,6 @@ class AutoRec(Recommender):
             (profiles["rating"].to_numpy(np.float32)[known],
              (row_of.get_indexer(profiles["user"].to_numpy()[known]), items[known])),
             shape=(new_users.size, len(self.items_)))
-        matrix.sum_duplicates()
-        check_rating_matrix(matrix, self.rating_scale)
         rows = SparseRows(matrix)
         code = self.network_.encode_from(rows, tf.range(new_users.size, dtype=tf.int32))
         user_rows = row_of.get_indexer(pairs["user"].to_numpy())

@@ -7,6 +7,9 @@ every trained model of the course uses (the Keras models, the autoencoders, TFRS
    (the one with the lowest validation RMSE) is the number of epochs chosen.
 3. With ``refit=True``, a fresh model trains on training plus validation ratings for
    :func:`refit_epochs` epochs, so that no rating the model may learn from is left out.
+
+An epoch is one pass over a model's training examples: the ratings for the Keras models and
+TFRS ranking, the rows of the rating matrix (every film, or every user) for the autoencoders.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ def holdout_mask(n: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def refit_epochs(best_epoch: int, n_fit: int, n_all: int) -> int:
-    """Epochs for the refit: the best epoch count scaled by how much more data there is.
+    """Epochs for the refit: the best epoch count scaled by how many more examples an epoch
+    iterates over.
 
-    A model that stopped improving after ``best_epoch`` passes over ``n_fit`` ratings is
-    given proportionally more passes over ``n_all`` ratings, since more data takes longer to
-    overfit (a rule of thumb: with a 10% validation part, 11% more epochs).
+    A model that stopped improving after ``best_epoch`` passes over ``n_fit`` examples is
+    given proportionally more passes over ``n_all`` examples, since more data takes longer to
+    overfit (a rule of thumb: with a 10% validation part of the ratings, 11% more epochs of a
+    model that iterates over ratings; the same number for one that iterates over the rows of
+    a matrix, whose count does not change).
     """
     return max(1, math.ceil(best_epoch * n_all / n_fit))
 
@@ -60,11 +66,13 @@ def early_stop_then_refit(
     validation_fraction: float,
     seed: int,
     refit: bool,
+    examples: Callable[[Arrays], int] = lambda data: len(data[2]),
     monitor: str = "val_rmse",
 ) -> StoppedRun:
     """Run the routine above. ``train(data, validation, epochs)`` trains a fresh model (with
     early stopping on ``validation`` when it is given, restoring its best weights) and
-    returns ``(model, Keras-style history)``."""
+    returns ``(model, Keras-style history)``; ``examples(data)`` counts what one epoch over
+    ``data`` iterates over (by default its ratings)."""
     if validation is None:
         held = holdout_mask(len(data[2]), validation_fraction, seed)
         validation = tuple(part[held] for part in data)  # type: ignore[assignment]
@@ -76,6 +84,6 @@ def early_stop_then_refit(
     if not refit:
         return StoppedRun(model, frame, best_epoch, best_epoch)
     everything = tuple(np.concatenate([a, b]) for a, b in zip(data, validation, strict=True))
-    more_epochs = refit_epochs(best_epoch, len(data[2]), len(everything[2]))
+    more_epochs = refit_epochs(best_epoch, examples(data), examples(everything))
     model, _ = train(everything, None, more_epochs)  # type: ignore[arg-type]
     return StoppedRun(model, frame, best_epoch, more_epochs)
