@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test check browser lint sync freeze clean
+.PHONY: install book test check colab browser lint sync freeze clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,9 @@ install: $(VENV)/.installed
 
 # The execution cache is keyed on each chapter's own code; when coursekit or the pinned
 # environment changes, every chapter must run again, so the cache is dropped.
-CODE_HASH = $(shell cat pyproject.toml requirements.txt $$(find coursekit -name '*.py' | sort) \
-	| sha256sum | cut -c1-16)
+# The benchmark results count too: chapters 5, 6, 10 and 11 read them.
+CODE_HASH = $(shell cat pyproject.toml requirements.txt coursekit/benchmark_results.json \
+	$$(find coursekit -name '*.py' | sort) | sha256sum | cut -c1-16)
 
 ## Build the site into _build/html, executing every chapter (cached per chapter).
 book: install
@@ -32,21 +33,53 @@ book: install
 	@echo "$(CODE_HASH)" > _build/.code-hash
 
 ## Every test: lint; unit tests and every chapter executed once by nbval (which stores the
-## outputs in the book's execution cache); the site built from those outputs with warnings as
-## errors; then the pages tested in headless Chromium (screenshots in _build/screenshots).
+## outputs in the book's execution cache, and each chapter's figures in _build/figures); the
+## quality targets checked on those figures; the site built from the chapters' outputs with
+## warnings as errors; its pages tested in headless Chromium (screenshots in
+## _build/screenshots); and the unit tests and a chapter again in Colab's versions.
+test: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser -p chapter_cache --nbval-lax \
-	  --nbval-cell-timeout=900 -p no:cacheprovider -n 2 --dist loadfile --durations=15
+	rm -rf _build/figures
+	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
+	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
+	  --dist loadfile --durations=15
+	$(BIN)/python -m pytest tests/quality -p no:cacheprovider
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "$(CODE_HASH)" > _build/.code-hash
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
+	$(MAKE) colab
+
+## Colab's versions (Python 3.11 here): TensorFlow 2.20, Keras 3.13, tf-keras 2.20, numpy 2.1,
+## pandas 2.2; coursekit installed through its declared dependencies, as a chapter's first cell
+## does, which must not replace any of them. Then the unit tests and chapter 1 run there.
+COLAB_VENV := .venv-colab
+$(COLAB_VENV)/.installed: .ci/colab-requirements.txt
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r .ci/colab-requirements.txt
+	$(COLAB_VENV)/bin/python -m pip freeze > $(COLAB_VENV)/colab-versions.txt
+	touch $@
+
+# -P: the repository's folder is not put on sys.path, so the tests import the installed
+# coursekit (tests of the repository's own files, the site and the benchmark suite stay out).
+colab: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python -m pip uninstall --quiet --yes coursekit 2>/dev/null || true
+	$(COLAB_VENV)/bin/python -m pip install --quiet .
+	$(COLAB_VENV)/bin/python .ci/colab_versions.py $(COLAB_VENV)/colab-versions.txt
+	$(COLAB_VENV)/bin/python -P -m pytest tests -m "not slow" -p no:cacheprovider -n 2 -q \
+	  --ignore=tests/browser --ignore=tests/quality --ignore=tests/test_notebooks.py \
+	  --ignore=tests/test_book.py --ignore=tests/test_leaderboard.py \
+	  --deselect tests/test_contract.py::test_every_model_of_the_benchmark_suite_is_registered
+	$(COLAB_VENV)/bin/python -P -m pytest --nbval-lax -p no:cacheprovider -q \
+	  notebooks/01_movielens_data.ipynb
 
 ## While working: lint and coursekit's unit tests, without the chapters (about two minutes).
 check: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests --ignore=tests/browser -m "not slow" -p no:cacheprovider -n 2
+	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/quality -m "not slow" \
+	  -p no:cacheprovider -n 2
 
 ## Headless Chromium for the browser tests (Debian packages), installed when missing and
 ## when this machine lets us (root, or sudo without a password); otherwise say what to do.

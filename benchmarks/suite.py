@@ -113,6 +113,33 @@ def _quality(name: str) -> dict:
     return {"rows": rows}
 
 
+# --- stability on a split with another seed ----------------------------------------------
+STABILITY_MODELS = ("matrix factorization", "I-AutoRec", "deep autoencoder", "neural CF")
+STABILITY_SEEDS = (42, 7)
+
+
+def _stability(name: str) -> dict:
+    """RMSE of ``name`` on the RATING protocol's random 80/20 split with each seed."""
+    from coursekit import data as ckd
+    from coursekit.metrics import evaluate_ratings
+
+    _prepare_child(name)
+    dataset = ckd.load_movielens("ml-100k", progressbar=False)
+    rmse = {}
+    for seed in STABILITY_SEEDS:
+        split = ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset)
+        rmse[str(seed)] = evaluate_ratings(make_model(name).fit(split), split.test)["RMSE"]
+    return {"model": name, "rmse_by_split_seed": rmse,
+            "spread": max(rmse.values()) - min(rmse.values())}
+
+
+def run_stability(names: list[str]) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    return [stamped({"model": name, **run_child("_stability", name)})
+            for name in tqdm(names, desc="stability (two split seeds)")]
+
+
 # --- cost at scale ------------------------------------------------------------------------
 def _write_synthetic(scale: float, folder: Path) -> dict:
     import numpy as np
@@ -273,6 +300,15 @@ def run_child(target: str, *args, limit_s: int = CHILD_LIMIT_S) -> dict:
     return value
 
 
+def stamped(row: dict) -> dict:
+    """A result row with the day it was measured and the coursekit version that measured it,
+    so that a partial re-run restamps only the rows it measured again."""
+    import coursekit
+
+    return {**row, "measured_on": date.today().isoformat(),
+            "coursekit_version": coursekit.__version__}
+
+
 def run_quality(names: list[str]) -> list[dict]:
     from tqdm.auto import tqdm
 
@@ -283,7 +319,7 @@ def run_quality(names: list[str]) -> list[dict]:
             rows.extend({"model": name, "protocol": p, "error": result["error"]}
                         for p in quality_models()[name])
         else:
-            rows.extend(result["rows"])
+            rows.extend(stamped(row) for row in result["rows"])
     return rows
 
 
@@ -304,6 +340,7 @@ def run_scale(names: list[str], scales: list[float], results: dict, save) -> Non
                     row["skipped"] = NOT_AT_SCALE[(name, scale)]
                 else:
                     row.update(run_child("_scale", name, folder))
+                row = stamped(row)
                 results["scale"] = [r for r in results.get("scale", [])
                                     if (r["model"], r["scale"]) != (name, scale)] + [row]
                 save()
@@ -320,7 +357,8 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "quality", "scale"), default="all")
+    parser.add_argument("--part", choices=("all", "quality", "stability", "scale"),
+                        default="all")
     parser.add_argument("--models", nargs="*", help="only these models (default: all)")
     parser.add_argument("--scales", nargs="*", type=float, default=list(SCALES))
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -342,6 +380,11 @@ def main() -> None:
         fresh = run_quality(chosen)
         kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
         results["quality"] = kept + fresh
+    if args.part in ("all", "stability"):
+        measured = run_stability([n for n in chosen if n in STABILITY_MODELS])
+        kept = [r for r in results.get("stability", [])
+                if r["model"] not in {m["model"] for m in measured}]
+        results["stability"] = kept + measured
     if args.part in ("all", "scale"):
         names = [n for n in chosen if n in SCALE]
         run_scale(names, args.scales, results,

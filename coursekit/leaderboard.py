@@ -44,6 +44,18 @@ def load_results(path: str | Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+def measured_when(results: dict) -> str:
+    """When the results' rows were measured, and by which coursekit: a sentence for chapters.
+
+    Rows measured before the suite stamped them count as "unstamped"."""
+    rows = [r for part in ("quality", "stability", "scale") for r in results.get(part, [])]
+    days = sorted({r.get("measured_on", "unstamped") for r in rows})
+    versions = sorted({r.get("coursekit_version", "unstamped") for r in rows})
+    machine_day = results.get("machine", {}).get("date", "unknown")
+    return (f"{len(rows)} benchmark rows, measured on {', '.join(days)} (suite last run "
+            f"{machine_day}) by coursekit {', '.join(versions)}")
+
+
 def quality_table(results: dict, protocol: str) -> pd.DataFrame:
     """One row per model measured on ``protocol``, best first, with training seconds and the
     chapter that teaches the model."""

@@ -1,0 +1,81 @@
+"""The quality the chapters promise, checked on the figures the chapters themselves computed in
+this test run (``make test`` executes every chapter first; each records its figures through
+``coursekit.figures``), not by training the same models again.
+
+Thresholds carry a small margin for platform-to-platform numerical differences. Stability on a
+split with another seed is measured by the benchmark suite (``--part stability``), except for
+the fast trainer, which is cheap enough to train here on two seeds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from coursekit import data as ckd
+from coursekit import figures
+from coursekit.metrics import evaluate_ratings
+
+MARGIN = 0.002
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return figures.load
+
+
+def test_matrix_factorization_reaches_0_905_and_beats_surprise_svd(chapter):
+    ch3 = chapter("03_matrix_factorization")
+    print(f"MF RMSE {ch3['mf_rmse']:.4f}, Surprise SVD {ch3['svd_rmse']:.4f}")
+    assert ch3["mf_rmse"] <= 0.905 + MARGIN
+    assert ch3["mf_rmse"] < ch3["svd_rmse"]
+
+
+def test_neural_cf_reaches_0_925_and_beats_surprise_svd(chapter):
+    ncf, svd = chapter("04_neural_collaborative_filtering")["ncf_rmse"], chapter(
+        "03_matrix_factorization")["svd_rmse"]
+    print(f"NCF RMSE {ncf:.4f}, Surprise SVD {svd:.4f}")
+    assert ncf <= 0.925 + MARGIN
+    assert ncf < svd
+
+
+@pytest.mark.parametrize("name, target, key", [
+    ("05_autorec", 0.895, "i_autorec_rmse"), ("06_deep_autoencoder", 0.93, "deep_rmse")])
+def test_autoencoders_reach_their_targets(chapter, name, target, key):
+    rmse = chapter(name)[key]
+    print(f"{key} {rmse:.4f} (target {target})")
+    assert rmse <= target + MARGIN
+
+
+def test_item_based_autorec_beats_matrix_factorization(chapter):
+    ch5 = chapter("05_autorec")
+    assert ch5["i_autorec_rmse"] < ch5["mf_rmse"]
+
+
+def test_two_tower_retrieval_reaches_its_targets(chapter):
+    ch7 = chapter("07_retrieval_ranking_tfrs")
+    print(ch7)
+    assert ch7["top100"] >= 0.27
+    assert ch7["hr_popular"] == pytest.approx(0.050, abs=0.002)
+    assert ch7["hr_tower"] >= 1.5 * ch7["hr_popular"] - 0.002
+    assert ch7["ranking_rmse"] <= 0.94
+
+
+@pytest.fixture(scope="module")
+def fast_mf_rmse(ml100k):
+    from coursekit.models.fast_mf import FastMatrixFactorization
+
+    splits = {seed: ckd.random_split(ml100k.ratings, 0.2, seed, dataset=ml100k)
+              for seed in (42, 7)}
+    return {seed: evaluate_ratings(FastMatrixFactorization(seed=0).fit(split),
+                                   split.test)["RMSE"] for seed, split in splits.items()}
+
+
+def test_fast_trainer_stays_within_0_005_of_chapter_3s_model(fast_mf_rmse, chapter):
+    mf = chapter("03_matrix_factorization")["mf_rmse"]
+    print(f"fast trainer {fast_mf_rmse[42]:.4f}, chapter 3's MF {mf:.4f}")
+    assert abs(fast_mf_rmse[42] - mf) <= 0.005
+
+
+def test_fast_trainer_holds_on_a_split_with_another_seed(fast_mf_rmse):
+    print(f"MF (fast trainer): seed 42 {fast_mf_rmse[42]:.4f}, seed 7 {fast_mf_rmse[7]:.4f}")
+    assert abs(fast_mf_rmse[7] - fast_mf_rmse[42]) <= 0.01
