@@ -29,5 +29,5 @@ def evaluate(model: Recommender, split: Split, protocol: Protocol) -> dict[str, 
         # FactorizedTopK's definition: every film is a candidate, seen ones included.
         lists = model.recommend_all(n=100, users=split.test["user"].unique(),
                                     exclude_seen=False)
-        return metrics.top_k_accuracy(lists, split.test)
+        return metrics.top_k_accuracy(split.test, lists)
     raise ValueError(f"protocol must be 'RATING', 'TOPN' or 'RETRIEVAL', not {protocol!r}")

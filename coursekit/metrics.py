@@ -67,30 +67,34 @@ def compare(models: dict[str, "Recommender"], ratings: pd.DataFrame) -> pd.DataF
 
 # --- Top-N lists ----------------------------------------------------------------------------
 # A top-N frame has one row per recommendation: ``user``, ``item``, ``rank`` (1 = best) and
-# optionally ``score``. Held-out frames have ``user`` and ``item`` (and ``rating``).
+# optionally ``score``. Held-out frames have ``user`` and ``item`` (and ``rating``). As for
+# the rating metrics, the truth comes first: ``hit_rate(held_out, top_n)``.
 
 
-def _check_top_n(top_n: pd.DataFrame) -> None:
+def _check_top_n(top_n: pd.DataFrame, truth: pd.DataFrame | None = None) -> None:
     missing = {"user", "item", "rank"} - set(top_n.columns)
+    if missing and truth is not None and "rank" in truth.columns:
+        raise ValueError("the arguments are in the wrong order: top-N metrics take the truth "
+                         "first, then the lists, e.g. hit_rate(split.test, top_n)")
     if missing:
         raise ValueError(f"a top-N frame needs the columns user, item, rank; missing {missing}")
 
 
-def _hit_ranks(top_n: pd.DataFrame, held_out: pd.DataFrame) -> np.ndarray:
+def _hit_ranks(held_out: pd.DataFrame, top_n: pd.DataFrame) -> np.ndarray:
     """For each held-out row, the rank at which its item appears in the user's list (0: no)."""
-    _check_top_n(top_n)
+    _check_top_n(top_n, held_out)
     merged = held_out[["user", "item"]].merge(top_n[["user", "item", "rank"]],
                                                on=["user", "item"], how="left")
     return merged["rank"].fillna(0).to_numpy(dtype=np.int64)
 
 
-def hit_rate(top_n: pd.DataFrame, held_out: pd.DataFrame) -> float:
+def hit_rate(held_out: pd.DataFrame, top_n: pd.DataFrame) -> float:
     """Leave-one-out hit rate: the share of held-out (user, item) pairs found in the user's
     top-N list. HR@N = hits / |held_out|."""
-    return float(np.mean(_hit_ranks(top_n, held_out) > 0))
+    return float(np.mean(_hit_ranks(held_out, top_n) > 0))
 
 
-def top_k_accuracy(top_n: pd.DataFrame, pairs: pd.DataFrame,
+def top_k_accuracy(pairs: pd.DataFrame, top_n: pd.DataFrame,
                    ks: tuple[int, ...] = (1, 5, 10, 50, 100)) -> dict[str, float]:
     """The RETRIEVAL protocol's factorized top-K categorical accuracy from ranked lists: for
     each (user, item) pair, is the item among the user's K best? The lists must rank every
@@ -98,30 +102,30 @@ def top_k_accuracy(top_n: pd.DataFrame, pairs: pd.DataFrame,
     ``FactorizedTopK`` does."""
     if pairs.empty:
         raise ValueError("no (user, item) pairs to evaluate")
-    ranks = _hit_ranks(top_n, pairs)
+    ranks = _hit_ranks(pairs, top_n)
     return {f"top-{k}": float(np.mean((ranks > 0) & (ranks <= k))) for k in ks}
 
 
 def cumulative_hit_rate(
-    top_n: pd.DataFrame, held_out: pd.DataFrame, rating_cutoff: float = 4.0
+    held_out: pd.DataFrame, top_n: pd.DataFrame, rating_cutoff: float = 4.0
 ) -> float:
     """Hit rate counting only held-out ratings of at least ``rating_cutoff``: does the list
     contain the films the user *liked*?"""
     liked = held_out[held_out["rating"] >= rating_cutoff]
     if liked.empty:
         raise ValueError(f"no held-out rating reaches the cutoff {rating_cutoff}")
-    return hit_rate(top_n, liked)
+    return hit_rate(liked, top_n)
 
 
-def average_reciprocal_hit_rank(top_n: pd.DataFrame, held_out: pd.DataFrame) -> float:
+def average_reciprocal_hit_rank(held_out: pd.DataFrame, top_n: pd.DataFrame) -> float:
     """ARHR = mean over held-out pairs of 1/rank of the hit (0 for a miss): a hit at the top
     counts 1, at rank 10 only 0.1."""
-    ranks = _hit_ranks(top_n, held_out)
+    ranks = _hit_ranks(held_out, top_n)
     return float(np.mean(np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)))
 
 
-def _per_user_hits(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int) -> pd.DataFrame:
-    _check_top_n(top_n)
+def _per_user_hits(relevant: pd.DataFrame, top_n: pd.DataFrame, k: int) -> pd.DataFrame:
+    _check_top_n(top_n, relevant)
     head = top_n[top_n["rank"] <= k]
     marked = head.merge(relevant[["user", "item"]].assign(hit=1), on=["user", "item"],
                         how="left").fillna({"hit": 0})
@@ -129,24 +133,24 @@ def _per_user_hits(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int) -> pd.Da
     return marked.join(n_relevant, on="user")
 
 
-def precision_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+def precision_at_k(relevant: pd.DataFrame, top_n: pd.DataFrame, k: int = 10) -> float:
     """Mean over users with relevant items of |top-k ∩ relevant| / k."""
-    hits = _per_user_hits(top_n, relevant, k).groupby("user")["hit"].sum()
+    hits = _per_user_hits(relevant, top_n, k).groupby("user")["hit"].sum()
     users = relevant["user"].unique()
     return float((hits.reindex(users, fill_value=0) / k).mean())
 
 
-def recall_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+def recall_at_k(relevant: pd.DataFrame, top_n: pd.DataFrame, k: int = 10) -> float:
     """Mean over users of |top-k ∩ relevant| / |relevant|."""
-    hits = _per_user_hits(top_n, relevant, k).groupby("user")["hit"].sum()
+    hits = _per_user_hits(relevant, top_n, k).groupby("user")["hit"].sum()
     n_relevant = relevant.groupby("user").size()
     return float((hits.reindex(n_relevant.index, fill_value=0) / n_relevant).mean())
 
 
-def ndcg_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+def ndcg_at_k(relevant: pd.DataFrame, top_n: pd.DataFrame, k: int = 10) -> float:
     """Normalised discounted cumulative gain with binary relevance:
     DCG = sum over hits of 1 / log2(rank + 1); NDCG = DCG / DCG of a perfect list."""
-    marked = _per_user_hits(top_n, relevant, k)
+    marked = _per_user_hits(relevant, top_n, k)
     dcg = (marked["hit"] / np.log2(marked["rank"] + 1)).groupby(marked["user"]).sum()
     n_relevant = relevant.groupby("user").size()
     discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
@@ -154,10 +158,10 @@ def ndcg_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float
     return float((dcg.reindex(n_relevant.index, fill_value=0) / ideal).mean())
 
 
-def map_at_k(top_n: pd.DataFrame, relevant: pd.DataFrame, k: int = 10) -> float:
+def map_at_k(relevant: pd.DataFrame, top_n: pd.DataFrame, k: int = 10) -> float:
     """Mean average precision: per user, the mean of precision@rank over the ranks of hits,
     divided by min(|relevant|, k); then the mean over users."""
-    marked = _per_user_hits(top_n, relevant, k).sort_values(["user", "rank"])
+    marked = _per_user_hits(relevant, top_n, k).sort_values(["user", "rank"])
     marked["hits_so_far"] = marked.groupby("user")["hit"].cumsum()
     marked["precision"] = marked["hits_so_far"] / marked["rank"] * marked["hit"]
     total = marked.groupby("user")["precision"].sum()

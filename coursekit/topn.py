@@ -48,14 +48,14 @@ def evaluate_top_n(
     """Every top-N metric of the course for lists evaluated on a leave-one-out ``split``."""
     held_out = split.test
     result = {
-        f"HR@{k}": metrics.hit_rate(top_n[top_n["rank"] <= k], held_out),
+        f"HR@{k}": metrics.hit_rate(held_out, top_n[top_n["rank"] <= k]),
         f"cHR@{k} (rating>={rating_cutoff:g})": metrics.cumulative_hit_rate(
-            top_n[top_n["rank"] <= k], held_out, rating_cutoff),
-        "ARHR": metrics.average_reciprocal_hit_rank(top_n[top_n["rank"] <= k], held_out),
-        f"NDCG@{k}": metrics.ndcg_at_k(top_n, held_out, k),
-        f"precision@{k}": metrics.precision_at_k(top_n, held_out, k),
-        f"recall@{k}": metrics.recall_at_k(top_n, held_out, k),
-        f"MAP@{k}": metrics.map_at_k(top_n, held_out, k),
+            held_out, top_n[top_n["rank"] <= k], rating_cutoff),
+        "ARHR": metrics.average_reciprocal_hit_rank(held_out, top_n[top_n["rank"] <= k]),
+        f"NDCG@{k}": metrics.ndcg_at_k(held_out, top_n, k),
+        f"precision@{k}": metrics.precision_at_k(held_out, top_n, k),
+        f"recall@{k}": metrics.recall_at_k(held_out, top_n, k),
+        f"MAP@{k}": metrics.map_at_k(held_out, top_n, k),
         "catalog coverage": metrics.catalog_coverage(top_n[top_n["rank"] <= k], split.n_items),
         "user coverage": metrics.user_coverage(top_n, held_out["user"]),
         "novelty (mean popularity rank)": metrics.novelty_rank(top_n[top_n["rank"] <= k],

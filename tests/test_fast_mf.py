@@ -90,7 +90,7 @@ def test_top_k_accuracy_counts_pairs_within_the_first_k():
     lists = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "item": [10, 11, 12, 10, 13, 14],
                           "rank": [1, 2, 3, 1, 2, 3]})
     pairs = pd.DataFrame({"user": [1, 1, 2, 3], "item": [11, 13, 14, 10]})
-    result = metrics.top_k_accuracy(lists, pairs, ks=(1, 2, 3))
+    result = metrics.top_k_accuracy(pairs, lists, ks=(1, 2, 3))
     assert result == {"top-1": 0.0, "top-2": 0.25, "top-3": 0.5}
     with pytest.raises(ValueError, match="no \\(user, item\\) pairs"):
-        metrics.top_k_accuracy(lists, pairs.head(0))
+        metrics.top_k_accuracy(pairs.head(0), lists)

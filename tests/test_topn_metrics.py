@@ -27,10 +27,10 @@ OUT = held([(1, 30, 5.0), (2, 20, 2.0), (3, 99, 4.0)])
 
 
 def test_hit_rate_arhr_and_cumulative_hit_rate_by_hand():
-    assert metrics.hit_rate(TOP, OUT) == pytest.approx(2 / 3)
-    assert metrics.average_reciprocal_hit_rank(TOP, OUT) == pytest.approx((1 / 3 + 1) / 3)
+    assert metrics.hit_rate(OUT, TOP) == pytest.approx(2 / 3)
+    assert metrics.average_reciprocal_hit_rank(OUT, TOP) == pytest.approx((1 / 3 + 1) / 3)
     # liked (>= 4): users 1 (hit at rank 3) and 3 (miss)
-    assert metrics.cumulative_hit_rate(TOP, OUT, 4.0) == pytest.approx(1 / 2)
+    assert metrics.cumulative_hit_rate(OUT, TOP, 4.0) == pytest.approx(1 / 2)
 
 
 def test_ndcg_precision_recall_map_by_hand():
@@ -38,10 +38,10 @@ def test_ndcg_precision_recall_map_by_hand():
     # user 1: hits at ranks 1 and 3 of 2 relevant; user 2: no hit
     dcg_1 = 1 / np.log2(2) + 1 / np.log2(4)
     ideal_1 = 1 / np.log2(2) + 1 / np.log2(3)
-    assert metrics.ndcg_at_k(TOP, relevant, 3) == pytest.approx((dcg_1 / ideal_1 + 0) / 2)
-    assert metrics.precision_at_k(TOP, relevant, 3) == pytest.approx((2 / 3 + 0) / 2)
-    assert metrics.recall_at_k(TOP, relevant, 3) == pytest.approx((2 / 2 + 0) / 2)
-    assert metrics.map_at_k(TOP, relevant, 3) == pytest.approx(((1 / 1 + 2 / 3) / 2 + 0) / 2)
+    assert metrics.ndcg_at_k(relevant, TOP, 3) == pytest.approx((dcg_1 / ideal_1 + 0) / 2)
+    assert metrics.precision_at_k(relevant, TOP, 3) == pytest.approx((2 / 3 + 0) / 2)
+    assert metrics.recall_at_k(relevant, TOP, 3) == pytest.approx((2 / 2 + 0) / 2)
+    assert metrics.map_at_k(relevant, TOP, 3) == pytest.approx(((1 / 1 + 2 / 3) / 2 + 0) / 2)
 
 
 def test_coverage_by_hand():
@@ -100,28 +100,37 @@ def test_list_metrics_are_bounded_and_ignore_row_order(rows, seed):
     relevant = held([(u, int(rng.integers(0, 30)), 5.0) for u in users])
     shuffled = top.sample(frac=1.0, random_state=seed)
     for metric in (metrics.hit_rate, metrics.average_reciprocal_hit_rank):
-        value = metric(top, relevant)
+        value = metric(relevant, top)
         assert 0.0 <= value <= 1.0
-        assert metric(shuffled, relevant) == pytest.approx(value)
+        assert metric(relevant, shuffled) == pytest.approx(value)
     for metric in (metrics.ndcg_at_k, metrics.precision_at_k, metrics.recall_at_k,
                    metrics.map_at_k):
-        value = metric(top, relevant, 10)
+        value = metric(relevant, top, 10)
         assert 0.0 <= value <= 1.0 + 1e-12
-        assert metric(shuffled, relevant, 10) == pytest.approx(value)
+        assert metric(relevant, shuffled, 10) == pytest.approx(value)
     assert 0.0 < metrics.catalog_coverage(top, 30) <= 1.0
+
+
+def test_metrics_take_the_truth_first_and_say_so_when_swapped():
+    relevant = held([(1, 10, 5.0)])
+    top = lists({1: [10, 11]})
+    with pytest.raises(ValueError, match=r"truth first.*hit_rate\(split.test, top_n\)"):
+        metrics.hit_rate(top, relevant)
+    with pytest.raises(ValueError, match="wrong order"):
+        metrics.ndcg_at_k(top, relevant, 2)
 
 
 def test_perfect_list_scores_one():
     relevant = held([(1, 10, 5.0), (2, 40, 5.0)])
     perfect = lists({1: [10, 11], 2: [40, 41]})
-    assert metrics.hit_rate(perfect, relevant) == 1.0
-    assert metrics.ndcg_at_k(perfect, relevant, 2) == pytest.approx(1.0)
-    assert metrics.map_at_k(perfect, relevant, 2) == pytest.approx(1.0)
+    assert metrics.hit_rate(relevant, perfect) == 1.0
+    assert metrics.ndcg_at_k(relevant, perfect, 2) == pytest.approx(1.0)
+    assert metrics.map_at_k(relevant, perfect, 2) == pytest.approx(1.0)
 
 
 def test_missing_columns_and_unknown_items_are_clear_errors():
     with pytest.raises(ValueError, match="user, item, rank"):
-        metrics.hit_rate(TOP.drop(columns="rank"), OUT)
+        metrics.hit_rate(OUT, TOP.drop(columns="rank"))
     with pytest.raises(KeyError, match="no vector"):
         metrics.diversity(lists({1: [1, 999]}), item_vectors=VECTORS)
     with pytest.raises(ValueError, match="exactly one"):
@@ -135,7 +144,7 @@ def test_recommend_all_matches_recommend_and_popularity_hit_rate(ml100k):
     assert everyone["user"].nunique() == 943 and len(everyone) == 9430
     one = model.recommend(7, 10)
     assert everyone.loc[everyone["user"] == 7, "item"].tolist() == one["item"].tolist()
-    assert metrics.hit_rate(everyone, split.test) == pytest.approx(0.050, abs=0.002)
+    assert metrics.hit_rate(split.test, everyone) == pytest.approx(0.050, abs=0.002)
     bias = BiasBaseline().fit(split).recommend_all(10)
     seen = set(zip(split.train["user"], split.train["item"], strict=True))
     assert not any((u, i) in seen for u, i in zip(bias["user"], bias["item"], strict=True))
