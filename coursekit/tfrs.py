@@ -101,6 +101,13 @@ class TwoTowerModel(tfrs.Model):
                          compute_metrics=not training)
 
 
+def shuffled_batches(data: tf.data.Dataset, size: int, batch_size: int,
+                     seed: int) -> tf.data.Dataset:
+    """Training batches in a new order every epoch: the examples are cached, then shuffled,
+    then batched (a cache after the shuffle would replay the first epoch's order for ever)."""
+    return data.cache().shuffle(size, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+
+
 def _interactions(frame: pd.DataFrame) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(
         {"user": _strings(frame["user"]), "item": _strings(frame["item"])})
@@ -135,11 +142,7 @@ class RetrievalRecommender(Recommender):
         self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.n_factors, self.l2)
         self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
         train = pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items]})
-        # Cache the pairs, then shuffle: every epoch sees a new order (a cache after the
-        # shuffle would replay the first epoch's order for ever).
-        data = (_interactions(train).cache()
-                .shuffle(len(train), seed=self.seed, reshuffle_each_iteration=True)
-                .batch(self.batch_size))
+        data = shuffled_batches(_interactions(train), len(train), self.batch_size, self.seed)
         history = self.model_.fit(data, epochs=self.epochs, verbose=verbose)
         self.history_ = pd.DataFrame(history.history)
         self._build_index()
@@ -292,8 +295,7 @@ class RankingRecommender(Recommender):
             "user": self.user_ids_[users], "item": self.item_ids_[items],
             "rating": ratings.astype(np.float32)})
         if shuffle:
-            data = data.cache().shuffle(len(ratings), seed=self.seed,
-                                        reshuffle_each_iteration=True)
+            return shuffled_batches(data, len(ratings), self.batch_size, self.seed)
         return data.batch(self.batch_size)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:

@@ -41,3 +41,12 @@ def test_standalone_keras_3_before_is_fine():
     assert result.returncode == 0, result.stderr[-2000:]
     major, name = result.stdout.split()
     assert major == "3" and name.startswith("tf_keras")
+
+
+def test_training_batches_come_in_a_new_order_every_epoch():
+    result = run("import coursekit.tfrs as ct\nimport tensorflow as tf\n"
+                 "data = ct.shuffled_batches(tf.data.Dataset.range(64), 64, 8, seed=0)\n"
+                 "epochs = [[int(x) for b in data for x in b] for _ in range(3)]\n"
+                 "print(sorted(epochs[0]) == list(range(64)), len({tuple(e) for e in epochs}))")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "3"]
