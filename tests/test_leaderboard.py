@@ -88,10 +88,10 @@ def test_epoch_timer_extrapolates_from_a_fixed_number_of_batches(ml100k):
 def test_profile_train_step_splits_a_step_into_its_parts():
     import keras
 
-    from coursekit.models.mf import build_mf_network
+    from coursekit.models.mf import MatrixFactorizationNet
     from coursekit.scaling import profile_train_step
 
-    network = build_mf_network(50, 40, 4, 0.03, (0.0, 5.5), 3.5)
+    network = MatrixFactorizationNet(50, 40, 4, 0.03, (0.0, 5.5), 3.5)
     network.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     x = np.stack([np.arange(16) % 50, np.arange(16) % 40], 1).astype("int32")
     parts = profile_train_step(network, x, np.full(16, 4.0, "float32"), repeats=3)

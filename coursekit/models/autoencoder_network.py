@@ -215,28 +215,6 @@ class SparseAutoencoder(keras.Model):
         return self.encode_sparse(position, columns, values, tf.shape(rows)[0], False)
 
 
-def build_autoencoder_network(
-    n_columns: int,
-    hidden_units: tuple[int, ...],
-    activation: str,
-    output_activation: str | None,
-    l2: float,
-    n_rows: int,
-    input_dropout: float,
-    hidden_dropout: float,
-    code_dropout: float,
-    refeed: bool,
-    mean_loss: bool,
-    output_range: tuple[float, float],
-    seed: int,
-    dense_batches: bool,
-) -> SparseAutoencoder:
-    """A fresh :class:`SparseAutoencoder`."""
-    return SparseAutoencoder(n_columns, hidden_units, activation, output_activation, l2, n_rows,
-                             input_dropout, hidden_dropout, code_dropout, refeed, mean_loss,
-                             output_range, seed, dense_batches)
-
-
 class HeldOutRMSE(keras.callbacks.Callback):
     """A Keras callback that puts ``val_rmse`` (RMSE on the held-out ratings) in each epoch's
     logs, in one compiled call per chunk of rows: much cheaper than Keras's validation loop

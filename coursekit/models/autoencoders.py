@@ -24,7 +24,7 @@ from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
 from coursekit.data.validation import validate_ratings
 from coursekit.errors import InvalidRatingsError
 
-from .autoencoder_network import DENSE_BATCH_LIMIT, HeldOutRMSE, build_autoencoder_network
+from .autoencoder_network import DENSE_BATCH_LIMIT, HeldOutRMSE, SparseAutoencoder
 from .base import Recommender
 from .keras_base import EpochLine
 from .sparse_trainer import SparseRowwiseTrainer
@@ -112,7 +112,7 @@ class AutoRec(Recommender):
 
     def _network(self, n_rows: int, n_columns: int):
         keras.utils.set_random_seed(self.seed)
-        network = build_autoencoder_network(
+        network = SparseAutoencoder(
             n_columns, self.hidden_units, self.activation, self.output_activation, self.l2,
             n_rows, self.input_dropout, self.hidden_dropout, self.code_dropout, self.refeed,
             self.mean_loss, self.rating_scale, self.seed, self._dense_batches(n_columns))

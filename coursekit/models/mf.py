@@ -56,14 +56,6 @@ class MatrixFactorizationNet(keras.Model):
         return low + (high - low) * ops.sigmoid(self.offset + dot + b_u + b_i)
 
 
-def build_mf_network(
-    n_users: int, n_items: int, n_factors: int, l2: float,
-    output_range: tuple[float, float], global_mean: float, seed: int = 0,
-):
-    """A fresh network of chapter 3's model."""
-    return MatrixFactorizationNet(n_users, n_items, n_factors, l2, output_range, global_mean, seed)
-
-
 class MatrixFactorization(KerasRecommender):
     """Biased matrix factorization with a sigmoid-squashed output, trained by Adam."""
 
@@ -93,7 +85,7 @@ class MatrixFactorization(KerasRecommender):
 
     def build_network(self, n_users: int, n_items: int):
         low, high = self.rating_scale
-        return build_mf_network(n_users, n_items, self.n_factors, self.l2,
+        return MatrixFactorizationNet(n_users, n_items, self.n_factors, self.l2,
                                 (low - 0.5, high + 0.5), self.global_mean_, self.seed)
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:

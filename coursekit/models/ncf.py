@@ -50,14 +50,6 @@ class NeuralCFNet(keras.Model):
         return ops.squeeze(self.out(x), 1)
 
 
-def build_ncf_network(
-    n_users: int, n_items: int, n_factors: int, hidden_units: Sequence[int], dropout: float,
-    l2: float, seed: int = 0,
-) -> NeuralCFNet:
-    """A fresh network of chapter 4's model."""
-    return NeuralCFNet(n_users, n_items, n_factors, hidden_units, dropout, l2, seed)
-
-
 class NeuralCF(KerasRecommender):
     """Concatenated embeddings into an MLP, on ratings centred at the training mean."""
 
@@ -90,5 +82,5 @@ class NeuralCF(KerasRecommender):
         self.dropout, self.l2 = dropout, l2
 
     def build_network(self, n_users: int, n_items: int):
-        return build_ncf_network(n_users, n_items, self.n_factors, self.hidden_units,
+        return NeuralCFNet(n_users, n_items, self.n_factors, self.hidden_units,
                                  self.dropout, self.l2, self.seed)
