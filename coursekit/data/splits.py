@@ -6,7 +6,7 @@ encoders are fitted on the training part only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -38,17 +38,22 @@ class Split:
     dataset: MovieLens | None = field(default=None, repr=False)
     users: IdEncoder = field(init=False, repr=False)
     items: IdEncoder = field(init=False, repr=False)
+    # True when the parts were cut from a table validate_ratings already returned (the split
+    # functions below), so that a large table is not checked twice.
+    validated: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, validated: bool) -> None:
         for part, frame in self.parts().items():
-            if frame is not None:
+            if frame is None:
+                continue
+            if not validated:
                 setattr(self, part, validate_ratings(frame))
-                if len(frame) == 0:
-                    raise EmptySplitError(
-                        f"The {part} part of split '{self.name}' has no ratings. Use a larger "
-                        "dataset or a different fraction, so that every part receives some "
-                        "ratings."
-                    )
+            if len(frame) == 0:
+                raise EmptySplitError(
+                    f"The {part} part of split '{self.name}' has no ratings. Use a larger "
+                    "dataset or a different fraction, so that every part receives some "
+                    "ratings."
+                )
         present = [f for f in self.parts().values() if f is not None]
         if self.rating_scale is None:
             self.rating_scale = infer_rating_scale(pd.concat([f["rating"] for f in present]))
@@ -75,7 +80,8 @@ class Split:
         The test part is untouched, so hyper-parameters can be chosen without looking at it.
         """
         train, validation = _random_parts(self.train, fraction, seed)
-        return replace(self, train=train, validation=validation, name=self.name + "+val")
+        return replace(self, train=train, validation=validation, name=self.name + "+val",
+                       validated=True)
 
     def summary(self) -> pd.DataFrame:
         """Ratings, users and items in each part."""
@@ -136,7 +142,7 @@ def _checked(
     _check_not_empty(ratings)
     if scale is None:
         scale = infer_rating_scale(ratings)
-    return ratings, {"rating_scale": scale, "dataset": dataset}
+    return ratings, {"rating_scale": scale, "dataset": dataset, "validated": True}
 
 
 def random_split(

@@ -60,11 +60,12 @@ def training_parts(
     and all of it is training data.
     """
     if isinstance(data, Split):
-        scale = rating_scale or data.rating_scale
+        if rating_scale is None:  # the split checked its parts against its own scale
+            return data.train, data.validation, data.rating_scale, data.dataset
         for frame in (data.train, data.validation):
             if frame is not None:
-                check_rating_scale(frame, scale)
-        return data.train, data.validation, scale, data.dataset
+                check_rating_scale(frame, rating_scale)
+        return data.train, data.validation, rating_scale, data.dataset
     if isinstance(data, pd.DataFrame):
         train = validate_ratings(data, rating_scale, on_duplicates)
         if len(train) == 0:
@@ -202,9 +203,7 @@ class Recommender:
                 "are not on the rating scale. Use model.score(users, items) for its scores, or "
                 "model.recommend(user) for a list; evaluate it with top-N metrics, not RMSE."
             )
-        users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
-        if users.shape != items.shape:
-            raise ValueError(f"users and items differ in length: {users.shape} vs {items.shape}")
+        users, items = _pairs(users, items)
         u = self.users_.encode(users, unknown="mask")
         i = self.items_.encode(items, unknown="mask")
         if unknown == "error":
@@ -237,9 +236,7 @@ class Recommender:
         """The scores that order this model's recommendations, for raw ``(user, item)`` pairs
         seen in training (higher is better; not necessarily ratings)."""
         self._check_fitted()
-        users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
-        if users.shape != items.shape:
-            raise ValueError(f"users and items differ in length: {users.shape} vs {items.shape}")
+        users, items = _pairs(users, items)
         u, i = self.users_.encode(users), self.items_.encode(items)
         return np.asarray(self._rank_scores(u, i), dtype=np.float32)
 
@@ -397,6 +394,14 @@ class Recommender:
     def __repr__(self) -> str:
         state = "fitted" if getattr(self, "fitted_", False) else "not fitted"
         return f"{type(self).__name__}({state})"
+
+
+def _pairs(users: Any, items: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Raw ids of (user, item) pairs as two arrays of one length."""
+    users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
+    if users.shape != items.shape:
+        raise ValueError(f"users and items differ in length: {users.shape} vs {items.shape}")
+    return users, items
 
 
 def _titles(dataset: MovieLens | None) -> dict[int, str]:

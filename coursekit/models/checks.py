@@ -12,6 +12,7 @@ all and returns ``{check name: what went wrong}`` for those that failed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -205,8 +206,8 @@ def check_save_and_load_in_a_fresh_process(model: Recommender, split: Split,
     assert reloaded == here, f"the reloaded model answers differently: {reloaded} vs {here}"
 
 
-CHECKS = {
-    "use before fit": check_use_before_fit,
+# The checks of a fitted model (check_use_before_fit takes an unfitted one).
+FITTED_CHECKS = {
     "predictions in scale": check_predictions_in_scale,
     "recommend excludes rated": check_recommend_excludes_rated,
     "recommend_all excludes rated": check_recommend_all_excludes_rated,
@@ -230,14 +231,11 @@ def check_model(name: str, **settings) -> dict[str, str]:
     except Exception:  # noqa: BLE001  (every failure is reported, none stops the others)
         failures["use before fit"] = traceback.format_exc(limit=3)
     model = entry.make(**{**entry.quick, **settings}).fit(split)
-    for check_name, check in CHECKS.items():
-        if check_name == "use before fit":
-            continue
+    checks = {**FITTED_CHECKS, "save and load": functools.partial(
+        check_save_and_load_in_a_fresh_process, backend=entry.backend)}
+    for check_name, check in checks.items():
         try:
-            if check is check_save_and_load_in_a_fresh_process:
-                check(model, split, entry.backend)
-            else:
-                check(model, split)
+            check(model, split)
         except Exception:  # noqa: BLE001
             failures[check_name] = traceback.format_exc(limit=3)
     return failures

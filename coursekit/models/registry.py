@@ -36,24 +36,6 @@ class ModelEntry:
         return self.factory(**settings)
 
 
-def _global_mean(**settings: Any) -> Recommender:
-    from .baselines import GlobalMean
-
-    return GlobalMean(**settings)
-
-
-def _most_popular(**settings: Any) -> Recommender:
-    from .baselines import MostPopular
-
-    return MostPopular(**settings)
-
-
-def _biases(**settings: Any) -> Recommender:
-    from .baselines import BiasBaseline
-
-    return BiasBaseline(**settings)
-
-
 def _surprise(algorithm: str) -> Callable[..., Recommender]:
     def make(**settings: Any) -> Recommender:
         import surprise
@@ -86,9 +68,11 @@ _QUICK_AUTOREC = {"epochs": 30, "hidden_units": (8,), "batch_size": 8, "learning
                   "l2": 1.0}
 
 _ENTRIES = [
-    ModelEntry("global mean", 2, ("RATING",), _global_mean),
-    ModelEntry("most popular", 2, ("TOPN", "RETRIEVAL"), _most_popular),
-    ModelEntry("user + item biases", 2, ("RATING", "TOPN"), _biases),
+    ModelEntry("global mean", 2, ("RATING",), _lazy("coursekit.models.baselines", "GlobalMean")),
+    ModelEntry("most popular", 2, ("TOPN", "RETRIEVAL"),
+               _lazy("coursekit.models.baselines", "MostPopular")),
+    ModelEntry("user + item biases", 2, ("RATING", "TOPN"),
+               _lazy("coursekit.models.baselines", "BiasBaseline")),
     ModelEntry("Surprise SVD", 2, ("RATING", "TOPN"), _surprise("SVD"), "surprise",
                {"n_epochs": 3}),
     ModelEntry("Surprise KNNBaseline", 2, ("RATING",), _surprise("KNNBaseline"), "surprise"),
