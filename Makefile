@@ -9,11 +9,17 @@ export PYTHONHASHSEED := 0
 
 .PHONY: install book test check colab browser lint sync freeze clean
 
+# uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
+# each environment by pip first, at a pinned version.
+UV_VERSION := 0.13.9
+UV = $(1)/bin/python -m pip install --quiet uv==$(UV_VERSION) && \
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python
+
 $(VENV)/.installed: requirements.txt pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(call UV,$(VENV)) -r requirements.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -58,7 +64,7 @@ COLAB_VENV := .venv-colab
 $(COLAB_VENV)/.installed: .ci/colab-requirements.txt
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_VENV)/bin/python -m pip install --quiet -r .ci/colab-requirements.txt
+	$(call UV,$(COLAB_VENV)) -r .ci/colab-requirements.txt
 	$(COLAB_VENV)/bin/python -m pip freeze > $(COLAB_VENV)/colab-versions.txt
 	touch $@
 
