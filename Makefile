@@ -102,8 +102,10 @@ browser:
 	  "chromedriver at /usr/bin by hand, or run 'make check'"; exit 1; }; \
 	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver
 
-## Re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
+## Copy the code each chapter teaches from coursekit into its cell (tests/test_taught_code.py),
+## then re-pair every chapter: write the Colab .ipynb (no outputs) from its .md source.
 sync: install
+	$(BIN)/python tests/test_taught_code.py
 	$(BIN)/jupytext --update --to ipynb notebooks/*.md
 
 freeze: install

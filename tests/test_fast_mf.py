@@ -34,7 +34,10 @@ def test_closed_form_gradients_match_automatic_differentiation():
     users = tf.constant([0, 3, 3, 6, 0, 2], tf.int32)
     items = tf.constant([1, 1, 4, 0, 2, 1], tf.int32)
     ratings = tf.constant([4.0, 2.0, 5.0, 1.0, 3.5, 4.5])
-    predictions, user_rows, item_rows, grads = mf_gradients(net, users, items, ratings)
+    user_rows, user_slot = tf.unique(users)
+    item_rows, item_slot = tf.unique(items)
+    predictions, grads = mf_gradients(net, users, items, ratings, user_slot, item_slot,
+                                      tf.size(user_rows), tf.size(item_rows))
     tables = [net.user_factors.embeddings, net.item_factors.embeddings,
               net.user_bias.embeddings, net.item_bias.embeddings, net.offset]
     with tf.GradientTape() as tape:

@@ -10,8 +10,8 @@ the item are its predictions. Only observed ratings enter the loss:
 :class:`~coursekit.data.pipelines.SparseRows` gathers those rows' ratings. The first layer
 multiplies them with the encoder's weights as a sparse x dense product, which reads only the
 weight rows of the columns present; the batch's output is dense (batch x columns) and scored
-where ratings exist. The deep autoencoder re-feeds a batch's dense output (Kuchaiev and
-Ginsburg 2017).
+where ratings exist. The deep autoencoder's network re-feeds a batch's dense output (Kuchaiev
+and Ginsburg 2017).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class SparseAutoencoder(keras.Model):
     the weights of observed ratings (for long rows, such as 138,493 users per film).
     """
 
+    kernel_initializer = keras.initializers.GlorotUniform  # of every kernel, given a seed
+
     def __init__(
         self,
         n_columns: int,
@@ -49,7 +51,6 @@ class SparseAutoencoder(keras.Model):
         input_dropout: float,
         hidden_dropout: float,
         code_dropout: float,
-        refeed: bool,
         mean_loss: bool,
         output_range: tuple[float, float],
         seed: int,
@@ -59,21 +60,21 @@ class SparseAutoencoder(keras.Model):
         self.n_columns, self.n_layers, self.n_rows = n_columns, len(hidden_units), n_rows
         self.l2, self.input_dropout = l2, input_dropout
         self.hidden_dropout, self.code_dropout = hidden_dropout, code_dropout
-        self.refeed, self.mean_loss, self.dense_batches = refeed, mean_loss, dense_batches
+        self.mean_loss, self.dense_batches = mean_loss, dense_batches
         self.low, self.high = output_range
-        glorot = keras.initializers.GlorotUniform
+        kernel_init = self.kernel_initializer
         first, last = hidden_units[0], hidden_units[-1]
         self.encoder_kernel = self.add_weight(
-            shape=(n_columns, first), initializer=glorot(seed), name="encoder_kernel")
+            shape=(n_columns, first), initializer=kernel_init(seed), name="encoder_kernel")
         self.encoder_bias = self.add_weight(shape=(first,), initializer="zeros",
                                             name="encoder_bias")
         self.middle = [keras.layers.Dense(units, activation=activation,
-                                          kernel_initializer=glorot(seed + 1 + k))
+                                          kernel_initializer=kernel_init(seed + 1 + k))
                        for k, units in enumerate(hidden_units[1:])]
         # The decoder's weights are stored one row per column (n_columns x last), so the
         # weights of one output are a row that tf.gather can pick.
         self.decoder_kernel = self.add_weight(
-            shape=(n_columns, last), initializer=glorot(seed + 99), name="decoder_kernel")
+            shape=(n_columns, last), initializer=kernel_init(seed + 99), name="decoder_kernel")
         self.decoder_bias = self.add_weight(shape=(n_columns,), initializer="zeros",
                                             name="decoder_bias")
         self.activation = keras.activations.get(activation)
@@ -161,7 +162,7 @@ class SparseAutoencoder(keras.Model):
         return tf.gather_nd(dense_out, index), code, dense_out
 
     def train_step(self, rows):
-        rows = _row_numbers(rows)
+        rows = row_numbers(rows)
         batch = tf.shape(rows)[0]
         position, columns, values = self.train_rows.gather(rows)
         n = tf.maximum(tf.cast(tf.size(values), tf.float32), 1.0)
@@ -172,20 +173,19 @@ class SparseAutoencoder(keras.Model):
             loss = squared / n if self.mean_loss else squared
             if self.l2:  # the full penalty once per epoch: a batch carries its share of rows
                 loss += self._penalty() * tf.cast(batch, tf.float32) / self.n_rows
-            if self.refeed:
-                # Dense re-feeding: the model's own dense output is a new input whose
-                # every entry is a target (and a constant: no gradient flows into it).
-                target = tf.stop_gradient(dense_out)
-                again = self.decode_dense(self.encode_dense(target, True))
-                loss += tf.reduce_mean(tf.square(target - again))
+            loss += self.extra_loss(dense_out)
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
         self.loss_mean.update_state(loss)
         self.rmse.update_state(values, tf.clip_by_value(predicted, self.low, self.high))
         return {"loss": self.loss_mean.result(), "rmse": self.rmse.result()}
 
+    def extra_loss(self, dense_out):
+        """More loss from a batch's dense output: none here (see RefeedingAutoencoder)."""
+        return 0.0
+
     def test_step(self, rows):
-        rows = _row_numbers(rows)
+        rows = row_numbers(rows)
         predicted, actual = self.heldout_predictions(rows)
         self.rmse.update_state(actual, predicted)
         return {"rmse": self.rmse.result()}
@@ -215,6 +215,42 @@ class SparseAutoencoder(keras.Model):
         return self.encode_sparse(position, columns, values, tf.shape(rows)[0], False)
 
 
+class RefeedingAutoencoder(SparseAutoencoder):
+    """The deep autoencoder's network (chapter 6): each batch's dense output goes through
+    the network a second time and must come back unchanged (dense re-feeding)."""
+
+    def extra_loss(self, dense_out):
+        # The model's own dense output is a new input whose every entry is a target (and a
+        # constant: no gradient flows into it).
+        target = tf.stop_gradient(dense_out)
+        again = self.decode_dense(self.encode_dense(target, True))
+        return tf.reduce_mean(tf.square(target - again))
+
+
+class SelfNormalizingAutoencoder(RefeedingAutoencoder):
+    """The re-feeding network built for SELU's self-normalisation (Klambauer et al. 2017):
+    LeCun-normal initial kernels, and alpha dropout, which sets dropped units to SELU's
+    negative saturation and rescales so that mean and variance are kept."""
+
+    kernel_initializer = keras.initializers.LecunNormal
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # LeCun-normal means variance 1 / fan-in. The decoder's kernel is stored one row per
+        # output column, so its fan-in is its second axis (the code's width), not its first.
+        rows, width = self.decoder_kernel.shape
+        self.decoder_kernel.assign(self.decoder_kernel * (rows / width) ** 0.5)
+
+    def _dropout(self, x, rate: float, training: bool):
+        if not (training and rate):
+            return x
+        saturation = -1.0507009873554805 * 1.6732632423543772  # SELU's limit at -infinity
+        keep = keras.random.uniform(tf.shape(x), seed=self.seeds) >= rate
+        scale = ((1 - rate) * (1 + rate * saturation**2)) ** -0.5
+        shift = -scale * saturation * rate
+        return scale * tf.where(keep, x, saturation) + shift
+
+
 class HeldOutRMSE(keras.callbacks.Callback):
     """A Keras callback that puts ``val_rmse`` (RMSE on the held-out ratings) in each epoch's
     logs, in one compiled call per chunk of rows: much cheaper than Keras's validation loop
@@ -238,7 +274,7 @@ class HeldOutRMSE(keras.callbacks.Callback):
             logs["val_rmse"] = math.sqrt(squared / max(count, 1))
 
 
-def _row_numbers(data):
+def row_numbers(data):
     """The row numbers of a batch, whether Keras passes them alone or as ``(x, None, None)``."""
     if isinstance(data, tuple | list):
         data = data[0]

@@ -24,7 +24,12 @@ from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
 from coursekit.data.validation import validate_ratings
 from coursekit.errors import InvalidRatingsError
 
-from .autoencoder_network import DENSE_BATCH_LIMIT, HeldOutRMSE, SparseAutoencoder
+from .autoencoder_network import (
+    DENSE_BATCH_LIMIT,
+    HeldOutRMSE,
+    RefeedingAutoencoder,
+    SparseAutoencoder,
+)
 from .base import Recommender
 from .keras_base import EpochLine
 from .sparse_trainer import SparseRowwiseTrainer
@@ -65,6 +70,7 @@ class AutoRec(Recommender):
         refit: bool = True,
         seed: int = 0,
         dense_batches: bool | None = None,
+        network_class: type[SparseAutoencoder] = SparseAutoencoder,
     ) -> None:
         super().__init__()
         if orientation not in ("item", "user"):
@@ -77,10 +83,10 @@ class AutoRec(Recommender):
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.patience, self.validation_fraction = patience, validation_fraction
         self.refit, self.seed, self.dense_batches = refit, seed, dense_batches
+        self.network_class = network_class  # the chapter's network, or an edited copy
 
     # network options that subclasses change
     code_dropout: float = 0.0
-    refeed: bool = False
     mean_loss: bool = False
 
     @property
@@ -112,10 +118,10 @@ class AutoRec(Recommender):
 
     def _network(self, n_rows: int, n_columns: int):
         keras.utils.set_random_seed(self.seed)
-        network = SparseAutoencoder(
+        network = self.network_class(
             n_columns, self.hidden_units, self.activation, self.output_activation, self.l2,
-            n_rows, self.input_dropout, self.hidden_dropout, self.code_dropout, self.refeed,
-            self.mean_loss, self.rating_scale, self.seed, self._dense_batches(n_columns))
+            n_rows, self.input_dropout, self.hidden_dropout, self.code_dropout, self.mean_loss,
+            self.rating_scale, self.seed, self._dense_batches(n_columns))
         network.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
         return network
 
@@ -280,7 +286,6 @@ class DeepAutoencoder(AutoRec):
     """
 
     name = "deep autoencoder"
-    refeed = True
     mean_loss = True
 
     def __init__(
@@ -301,10 +306,13 @@ class DeepAutoencoder(AutoRec):
         seed: int = 0,
         refeed: bool = True,
         dense_batches: bool | None = None,
+        network_class: type[SparseAutoencoder] | None = None,
     ) -> None:
+        if network_class is None:  # re-feeding is the network's: choose it by `refeed`
+            network_class = RefeedingAutoencoder if refeed else SparseAutoencoder
         super().__init__(orientation, hidden_units, activation, output_activation, l2,
                          input_dropout, 0.0, epochs, batch_size, learning_rate, patience,
-                         validation_fraction, refit, seed, dense_batches)
+                         validation_fraction, refit, seed, dense_batches, network_class)
         self.code_dropout, self.refeed = code_dropout, refeed
 
     @property

@@ -30,26 +30,15 @@ from .mf import MatrixFactorization, MatrixFactorizationNet
 from .rowwise import INITIAL_ACCUMULATOR, raw_variable, rowwise_adagrad_update
 
 
-def mf_gradients(network, users, items, ratings):
+def mf_gradients(network, users, items, ratings, user_slot, item_slot, n_users, n_items):
     """Closed-form gradients of chapter 3's loss, *summed* over the batch (squared error plus
-    the per-rating L2 penalty of both vectors and biases), for the rows the batch touches.
+    the per-rating L2 penalty of both vectors and biases), one row per touched user and item.
 
-    Returns ``(predictions, user_rows, item_rows, grads)``: ``grads`` holds the gradients of
-    the touched user factors, item factors, user biases and item biases (one row per entry
-    of ``user_rows`` / ``item_rows``, duplicates summed) and of the offset. Summed, not
-    averaged: a row's gradient then does not shrink as the batch grows, which suits Adagrad.
+    Rating ``j`` adds to slot ``user_slot[j]`` of the user gradients (``n_users`` slots)
+    and to slot ``item_slot[j]`` of the item gradients. Returns the predictions and the
+    gradients of the user factors, item factors, user biases, item biases and the offset.
+    Summed, not averaged: a row's gradient then does not shrink as the batch grows.
     """
-    user_rows, user_slot = tf.unique(users)
-    item_rows, item_slot = tf.unique(items)
-    predictions, grads = _gradients_by_slot(network, users, items, ratings, user_slot,
-                                            item_slot, tf.size(user_rows), tf.size(item_rows))
-    return predictions, user_rows, item_rows, grads
-
-
-def _gradients_by_slot(network, users, items, ratings, user_slot, item_slot, n_users,
-                       n_items):
-    """The gradients of :func:`mf_gradients`, summed into ``n_users`` / ``n_items`` slots
-    (slot ``user_slot[j]`` for rating ``j``); XLA compiles it when the counts are fixed."""
     low, high = network.output_range
     p = tf.gather(raw_variable(network.user_factors.embeddings), users)
     q = tf.gather(raw_variable(network.item_factors.embeddings), items)
@@ -70,8 +59,9 @@ def _gradients_by_slot(network, users, items, ratings, user_slot, item_slot, n_u
     return predictions, grads
 
 
-def _padded(rows, batch):
-    """``rows`` padded with zeros to the next power of two, at most ``batch``."""
+def padded_rows(rows, batch):
+    """``rows`` padded with zeros to the next power of two, at most ``batch``: XLA then
+    compiles a few shapes only (a padded row gets a zero gradient and is left as it was)."""
     count = tf.size(rows)
     log2 = tf.math.log(tf.cast(count, tf.float32)) / tf.math.log(2.0)
     length = tf.cast(2.0 ** tf.math.ceil(log2), tf.int32)
@@ -112,14 +102,12 @@ class FastMatrixFactorizationNet(MatrixFactorizationNet):
         users, items = x[:, 0], x[:, 1]
         ratings = tf.cast(tf.reshape(y, [-1]), tf.float32)
         # tf.unique has no XLA kernel: find the touched rows here, then hand a padded
-        # list of them to the compiled step. Its length is the next power of two (at
-        # most the batch), so that XLA compiles a few shapes only; padding points at
-        # row 0 with a zero gradient, which leaves row 0 as it was.
+        # list of them to the compiled step.
         batch = tf.size(users)
         user_rows, user_slot = tf.unique(users)
         item_rows, item_slot = tf.unique(items)
-        predictions = self._compiled_step(users, items, ratings, _padded(user_rows, batch),
-                                          user_slot, _padded(item_rows, batch), item_slot)
+        predictions = self._compiled_step(users, items, ratings, padded_rows(user_rows, batch),
+                                          user_slot, padded_rows(item_rows, batch), item_slot)
         loss = tf.reduce_mean(tf.square(predictions - ratings))
         self._loss_tracker.update_state(loss, sample_weight=batch)
         return self.compute_metrics(x, ratings, predictions)
@@ -127,9 +115,8 @@ class FastMatrixFactorizationNet(MatrixFactorizationNet):
     @tf.function(jit_compile=True)
     def _compiled_step(self, users, items, ratings, user_rows, user_slot, item_rows,
                        item_slot):
-        predictions, grads = _gradients_by_slot(self, users, items, ratings, user_slot,
-                                                item_slot, tf.size(user_rows),
-                                                tf.size(item_rows))
+        predictions, grads = mf_gradients(self, users, items, ratings, user_slot, item_slot,
+                                          tf.size(user_rows), tf.size(item_rows))
         lr = tf.constant(self.learning_rate, tf.float32)
         tables = (self.user_factors, self.item_factors, self.user_bias, self.item_bias)
         for table, accumulator, rows, grad in zip(
@@ -166,11 +153,13 @@ class FastMatrixFactorization(MatrixFactorization):
         seed: int = 0,
         tensorboard_dir: str | Path | None = None,
         callbacks: list | tuple = (),
+        network_class: type[keras.Model] = FastMatrixFactorizationNet,
     ) -> None:
         super().__init__(n_factors=n_factors, l2=l2, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, patience=patience,
                          validation_fraction=validation_fraction, refit=refit, seed=seed,
-                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+                         tensorboard_dir=tensorboard_dir, callbacks=callbacks,
+                         network_class=network_class)
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         order = np.random.default_rng(self.seed).permutation(len(ratings))
@@ -179,6 +168,6 @@ class FastMatrixFactorization(MatrixFactorization):
 
     def build_network(self, n_users: int, n_items: int):
         low, high = self.rating_scale
-        return FastMatrixFactorizationNet(
+        return self.network_class(
             n_users, n_items, self.n_factors, self.l2, (low - 0.5, high + 0.5),
             self.global_mean_, self.seed, learning_rate=self.learning_rate)

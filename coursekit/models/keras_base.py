@@ -35,13 +35,16 @@ class EpochLine(keras.callbacks.Callback):
 
 
 class KerasRecommender(Recommender):
-    """Base of the Keras models: subclasses provide ``build_network``."""
+    """Base of the Keras models: subclasses provide ``build_network``, which builds
+    ``network_class`` (the chapter's network by default; a chapter's edited copy of it, or a
+    class of one's own with the same constructor, trains through the same wrapper)."""
 
     center: bool = False  # train on ratings minus the training mean
     shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
 
     def __init__(
         self,
+        network_class: type,
         epochs: int = 60,
         batch_size: int = 128,
         learning_rate: float = 5e-4,
@@ -55,6 +58,7 @@ class KerasRecommender(Recommender):
         callbacks: list | tuple = (),
     ) -> None:
         super().__init__()
+        self.network_class = network_class
         self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.optimizer, self.momentum = learning_rate, optimizer, momentum
         self.patience, self.validation_fraction = patience, validation_fraction

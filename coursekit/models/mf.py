@@ -76,17 +76,19 @@ class MatrixFactorization(KerasRecommender):
         seed: int = 0,
         tensorboard_dir: str | Path | None = None,
         callbacks: list | tuple = (),
+        network_class: type[keras.Model] = MatrixFactorizationNet,
     ) -> None:
-        super().__init__(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         optimizer=optimizer, momentum=momentum, patience=patience,
-                         validation_fraction=validation_fraction, refit=refit, seed=seed,
-                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+        super().__init__(network_class, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, optimizer=optimizer, momentum=momentum,
+                         patience=patience, validation_fraction=validation_fraction,
+                         refit=refit, seed=seed, tensorboard_dir=tensorboard_dir,
+                         callbacks=callbacks)
         self.n_factors, self.l2 = n_factors, l2
 
     def build_network(self, n_users: int, n_items: int):
         low, high = self.rating_scale
-        return MatrixFactorizationNet(n_users, n_items, self.n_factors, self.l2,
-                                (low - 0.5, high + 0.5), self.global_mean_, self.seed)
+        return self.network_class(n_users, n_items, self.n_factors, self.l2,
+                                  (low - 0.5, high + 0.5), self.global_mean_, self.seed)
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """The learned user and item vectors (rows in encoder order)."""

@@ -73,14 +73,16 @@ class NeuralCF(KerasRecommender):
         seed: int = 0,
         tensorboard_dir: str | Path | None = None,
         callbacks: list | tuple = (),
+        network_class: type[keras.Model] = NeuralCFNet,
     ) -> None:
-        super().__init__(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         optimizer=optimizer, momentum=momentum, patience=patience,
-                         validation_fraction=validation_fraction, refit=refit, seed=seed,
-                         tensorboard_dir=tensorboard_dir, callbacks=callbacks)
+        super().__init__(network_class, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, optimizer=optimizer, momentum=momentum,
+                         patience=patience, validation_fraction=validation_fraction,
+                         refit=refit, seed=seed, tensorboard_dir=tensorboard_dir,
+                         callbacks=callbacks)
         self.n_factors, self.hidden_units = n_factors, tuple(hidden_units)
         self.dropout, self.l2 = dropout, l2
 
     def build_network(self, n_users: int, n_items: int):
-        return NeuralCFNet(n_users, n_items, self.n_factors, self.hidden_units,
-                                 self.dropout, self.l2, self.seed)
+        return self.network_class(n_users, n_items, self.n_factors, self.hidden_units,
+                                  self.dropout, self.l2, self.seed)
