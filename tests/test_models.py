@@ -181,3 +181,22 @@ def test_no_warning_for_a_known_user(split, small_mf):
         warnings.simplefilter("error")
         small_mf.recommend(1, 3)
         small_mf.predict([1], [1])
+
+
+def test_surprise_is_tuned_on_a_validation_part_of_the_training_ratings(split):
+    import surprise
+
+    from coursekit.models import tune_surprise
+
+    grid = {"reg_all": [0.02, 0.5], "n_epochs": [2, 8]}
+    small = ckd.Split(split.train.sample(8_000, random_state=0), split.test, name="small")
+    model, table = tune_surprise(surprise.SVD, grid, small, random_state=0, progress=False)
+    assert len(table) == 4 and table["validation RMSE"].is_monotonic_increasing
+    assert model.tuned_settings_ == {key: table.loc[0, key].item() for key in grid}
+    assert model.name == "Surprise SVD (tuned)" and model.fitted_
+    assert len(model.users_) == small.train["user"].nunique()  # refitted on all of train
+    # the test part plays no part: test ratings turned upside down leave the table unchanged
+    flipped = small.test.assign(rating=6 - small.test["rating"])
+    again = tune_surprise(surprise.SVD, grid, ckd.Split(small.train, flipped, name="flipped"),
+                          random_state=0, progress=False)[1]
+    pd.testing.assert_frame_equal(again, table)

@@ -10,6 +10,7 @@ from .baselines import BiasBaseline, GlobalMean, MostPopular
 __all__ = [
     "AutoRec", "BiasBaseline", "DeepAutoencoder", "GlobalMean", "MatrixFactorization",
     "MostPopular", "NeuralCF", "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
+    "tune_surprise",
 ]
 
 
@@ -26,8 +27,8 @@ def __getattr__(name: str):
         from . import autoencoders
 
         return getattr(autoencoders, name)
-    if name == "SurpriseRecommender":
-        from .surprise_models import SurpriseRecommender
+    if name in ("SurpriseRecommender", "tune_surprise"):
+        from . import surprise_models
 
-        return SurpriseRecommender
+        return getattr(surprise_models, name)
     raise AttributeError(f"module 'coursekit.models' has no attribute {name!r}")
