@@ -47,6 +47,7 @@ from coursekit.models.base import Recommender, check_n  # noqa: E402
 from coursekit.models.training import early_stop_then_refit  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
+ACCIDENTAL_HIT_LOGIT = np.finfo(np.float32).min / 100.0  # as TFRS's RemoveAccidentalHits
 
 
 def _strings(values: "pd.Series | np.ndarray") -> np.ndarray:
@@ -84,21 +85,52 @@ class CandidateTower(tf.keras.Model):
         return tf.concat([self.embedding(index), self.bias(index)], axis=1)
 
 
-class TwoTowerModel(tfrs.Model):
-    """Two towers and a Retrieval task; top-K metrics are computed in evaluation only."""
+def in_batch_softmax_loss(queries, candidates, log_q=None, film_index=None,
+                          remove_accidental_hits=False):
+    """The retrieval loss: a softmax over the films of the batch for each user, summed.
 
-    def __init__(self, user_ids: np.ndarray, item_ids: np.ndarray, dim: int, l2: float) -> None:
+    ``logits[j, k]`` scores user ``j`` against the film of pair ``k``; user ``j``'s own film
+    is on the diagonal, every other film of the batch a negative. ``log_q`` (the log of each
+    film's sampling probability, by vocabulary index ``film_index``) subtracts what a film's
+    frequency adds to its chance of being a negative (Yi et al. 2019); with
+    ``remove_accidental_hits`` a user's own film elsewhere in the batch is not a negative.
+    """
+    logits = tf.matmul(queries, candidates, transpose_b=True)  # batch x batch
+    if log_q is not None:
+        logits -= tf.gather(log_q, film_index)[tf.newaxis, :]
+    if remove_accidental_hits:
+        same_film = tf.cast(film_index[:, tf.newaxis] == film_index[tf.newaxis, :], tf.float32)
+        diagonal = tf.eye(tf.shape(logits)[0])
+        logits += (same_film - diagonal) * ACCIDENTAL_HIT_LOGIT  # the diagonal stays
+    labels = tf.range(tf.shape(logits)[0])  # user j's film is column j: the diagonal
+    losses = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    return tf.reduce_sum(losses)
+
+
+class TwoTowerModel(tfrs.Model):
+    """Two towers trained by :func:`in_batch_softmax_loss`; the top-K metrics of TFRS's
+    ``Retrieval`` task (every film a candidate) are computed in evaluation only."""
+
+    def __init__(self, user_ids: np.ndarray, item_ids: np.ndarray, dim: int, l2: float,
+                 log_q: np.ndarray | None = None, remove_accidental_hits: bool = False) -> None:
         super().__init__()
         self.query_tower = QueryTower(user_ids, dim, l2)
         self.candidate_tower = CandidateTower(item_ids, dim, l2)
+        self.log_q = None if log_q is None else tf.constant(log_q, tf.float32)
+        self.remove_accidental_hits = remove_accidental_hits
         candidates = tf.data.Dataset.from_tensor_slices(item_ids).batch(1024)
         self.task = tfrs.tasks.Retrieval(metrics=tfrs.metrics.FactorizedTopK(
             candidates=candidates.map(self.candidate_tower), ks=KS))
 
     def compute_loss(self, features, training=False):
-        return self.task(self.query_tower(features["user"]),
-                         self.candidate_tower(features["item"]),
-                         compute_metrics=not training)
+        queries = self.query_tower(features["user"])
+        candidates = self.candidate_tower(features["item"])
+        if not training:  # top-K accuracy with every film as a candidate: costly
+            for metric in self.task.factorized_metrics:
+                metric.update_state(queries, candidates)
+        film_index = self.candidate_tower.lookup(features["item"])
+        return in_batch_softmax_loss(queries, candidates, self.log_q, film_index,
+                                     self.remove_accidental_hits)
 
 
 def shuffled_batches(data: tf.data.Dataset, size: int, batch_size: int,
@@ -130,22 +162,37 @@ class RetrievalRecommender(Recommender):
     predicts_ratings = False  # its scores are dot products, not ratings
 
     def __init__(self, n_factors: int = 64, l2: float = 0.4, epochs: int = 4,
-                 batch_size: int = 8192, learning_rate: float = 0.1, seed: int = 0) -> None:
+                 batch_size: int = 8192, learning_rate: float = 0.1, seed: int = 0,
+                 sampling_correction: bool = False,
+                 remove_accidental_hits: bool = False,
+                 network_class: type[TwoTowerModel] = TwoTowerModel) -> None:
         super().__init__()
+        self.network_class = network_class  # the chapter's model, or an edited copy
         self.n_factors, self.l2, self.epochs = n_factors, l2, epochs
         self.batch_size, self.learning_rate, self.seed = batch_size, learning_rate, seed
+        self.sampling_correction = sampling_correction  # the logQ correction
+        self.remove_accidental_hits = remove_accidental_hits
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         tf.keras.utils.set_random_seed(self.seed)
         self.user_ids_ = _strings(self.users_.ids_)
         self.item_ids_ = _strings(self.items_.ids_)
-        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.n_factors, self.l2)
-        self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
+        # each film's share of the training pairs, by vocabulary index (0: unknown ids)
+        counts = np.bincount(items, minlength=len(self.item_ids_))
+        self.log_q_ = np.log(np.concatenate([[1.0], counts]) / len(items))
+        self.model_ = self._two_towers()
         train = pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items]})
         data = shuffled_batches(_interactions(train), len(train), self.batch_size, self.seed)
         history = self.model_.fit(data, epochs=self.epochs, verbose=verbose)
         self.history_ = pd.DataFrame(history.history)
         self._build_index()
+
+    def _two_towers(self) -> TwoTowerModel:
+        log_q = self.log_q_ if self.sampling_correction else None
+        model = self.network_class(self.user_ids_, self.item_ids_, self.n_factors, self.l2,
+                                   log_q, self.remove_accidental_hits)
+        model.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
+        return model
 
     def _build_index(self) -> None:
         self.item_vectors_ = self.model_.candidate_tower(tf.constant(self.item_ids_)).numpy()
@@ -219,8 +266,7 @@ class RetrievalRecommender(Recommender):
         self.model_.save_weights(str(folder / "towers" / "weights"))
 
     def _load_extra(self, folder) -> None:
-        self.model_ = TwoTowerModel(self.user_ids_, self.item_ids_, self.n_factors, self.l2)
-        self.model_.compile(optimizer=tf.keras.optimizers.Adagrad(self.learning_rate))
+        self.model_ = self._two_towers()
         self.model_.load_weights(str(folder / "towers" / "weights")).expect_partial()
         self._build_index()
 

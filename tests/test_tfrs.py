@@ -50,3 +50,34 @@ def test_training_batches_come_in_a_new_order_every_epoch():
                  "print(sorted(epochs[0]) == list(range(64)), len({tuple(e) for e in epochs}))")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["True", "3"]
+
+
+def test_the_written_out_loss_is_what_tfrs_retrieval_computes():
+    result = run("""
+import coursekit.tfrs as ct
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+rng = np.random.default_rng(0)
+q = tf.constant(rng.normal(size=(32, 5)), tf.float32)
+c = tf.constant(rng.normal(size=(32, 5)), tf.float32)
+films = tf.constant(rng.integers(0, 10, 32), tf.int32)  # many films appear twice
+log_q = tf.math.log(tf.constant(rng.dirichlet(np.ones(10)), tf.float32))
+prob = tf.exp(tf.gather(log_q, films))
+cases = [
+    (ct.in_batch_softmax_loss(q, c), tfrs.tasks.Retrieval()(q, c, compute_metrics=False)),
+    (ct.in_batch_softmax_loss(q, c, log_q, films),
+     tfrs.tasks.Retrieval()(q, c, candidate_sampling_probability=prob, compute_metrics=False)),
+    (ct.in_batch_softmax_loss(q, c, None, films, True),
+     tfrs.tasks.Retrieval(remove_accidental_hits=True)(q, c, candidate_ids=films,
+                                                       compute_metrics=False)),
+]
+print(" ".join(f"{float(a):.6f}/{float(b):.6f}" for a, b in cases))
+""")
+    assert result.returncode == 0, result.stderr[-2000:]
+    pairs = [pair.split("/") for pair in result.stdout.split()]
+    assert len(pairs) == 3
+    for ours, theirs in pairs:
+        assert abs(float(ours) - float(theirs)) <= 1e-4 * abs(float(theirs))
+    assert len({ours for ours, _ in pairs}) == 3  # each option changes the loss

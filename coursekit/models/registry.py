@@ -100,6 +100,9 @@ _ENTRIES = [
     ModelEntry("TFRS two-tower retrieval", 7, ("TOPN", "RETRIEVAL"),
                _lazy("coursekit.tfrs", "RetrievalRecommender"), "tfrs",
                {"epochs": 2, "n_factors": 8, "batch_size": 64}),
+    ModelEntry("TFRS two-tower retrieval (logQ)", 7, ("TOPN", "RETRIEVAL"),
+               _lazy("coursekit.tfrs", "RetrievalRecommender", sampling_correction=True),
+               "tfrs", {"epochs": 2, "n_factors": 8, "batch_size": 64}),
 ]
 
 MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}
