@@ -35,14 +35,15 @@ class AssignmentSetup:
 
 
 def prepare(model=None, seed: int = 0) -> AssignmentSetup:
-    """Train the chapter 3 model on the RATING protocol (or use ``model``, already fitted on
-    it) and return the top-10 lists and film embeddings the tasks use."""
+    """Train chapter 3's model on the RATING protocol with chapter 10's fast trainer (or use
+    ``model``, already fitted on it) and return the top-10 lists and film embeddings the
+    tasks use."""
     movielens = load_movielens("ml-100k")
     split = rating_protocol(movielens)
     if model is None:
-        from coursekit.models import MatrixFactorization
+        from coursekit.models.fast_mf import FastMatrixFactorization
 
-        model = MatrixFactorization(seed=seed).fit(split)
+        model = FastMatrixFactorization(seed=seed).fit(split)
     return AssignmentSetup(movielens, split.train, model.recommend_all(n=TOP_N),
                            item_vectors_of(model))
 

@@ -14,14 +14,19 @@ from coursekit.models.base import Recommender
 def surprise_top_n(algorithm: Any, ratings: pd.DataFrame, n: int = 10,
                    rating_scale: tuple[float, float] = (1.0, 5.0)) -> pd.DataFrame:
     """Top-``n`` lists of a Surprise algorithm, the Surprise way: fit on ``ratings``, predict
-    its *anti-test set* (every pair a user has not rated), keep each user's best ``n``."""
+    its *anti-test set* (every pair a user has not rated), keep each user's best ``n``.
+
+    The lists rank Surprise's unclipped estimates: clipped to the rating scale (what
+    ``algorithm.test`` returns), every estimate above the top of the scale would tie there and
+    the ties would be broken by item id instead of by the model."""
     from surprise import Dataset, Reader
 
     reader = Reader(rating_scale=rating_scale)
     data = Dataset.load_from_df(ratings[["user", "item", "rating"]], reader)
     trainset = data.build_full_trainset()
     algorithm.fit(trainset)
-    predictions = algorithm.test(trainset.build_anti_testset())
+    predictions = [algorithm.predict(user, item, clip=False)
+                   for user, item, _ in trainset.build_anti_testset()]
     frame = pd.DataFrame(
         {"user": [p.uid for p in predictions], "item": [p.iid for p in predictions],
          "score": [p.est for p in predictions]}

@@ -159,3 +159,14 @@ def test_surprise_anti_test_set_lists(ml100k):
     seen = set(zip(ratings["user"], ratings["item"], strict=True))
     assert not any((u, i) in seen for u, i in zip(top["user"], top["item"], strict=True))
     assert (top.groupby("user")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+def test_surprise_lists_rank_unclipped_estimates(ml100k):
+    import surprise
+
+    ratings = ml100k.ratings[ml100k.ratings["user"] <= 60]
+    # large factors and no penalty: many estimates go past 5, where clipping would tie them
+    algorithm = surprise.SVD(n_epochs=30, reg_all=0.0, init_std_dev=0.5, random_state=0)
+    top = topn.surprise_top_n(algorithm, ratings, n=10)
+    assert (top["score"] > 5.0).any()
+    assert top.groupby("user")["score"].nunique().gt(1).all()  # no list is one tie at 5.0
