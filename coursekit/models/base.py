@@ -363,17 +363,12 @@ class Recommender:
         with open(folder / "state.pkl", "rb") as handle:
             try:
                 saved = pickle.load(handle)
-            except AttributeError as error:
-                if "__main__" in str(error):
+            except (AttributeError, ImportError) as error:  # a class it names is missing
+                if isinstance(error, AttributeError) and "__main__" in str(error):
                     raise ModelVersionError(
                         f"{folder} holds a model whose network class was defined in a notebook "
                         f"or script ({error}); run the cell that defines it, then load again."
                     ) from error
-                raise ModelVersionError(
-                    f"{folder} was saved by a coursekit version that differs from this one "
-                    f"({coursekit.__version__}): {error}. Train and save the model again."
-                ) from error
-            except (ImportError, ModuleNotFoundError) as error:
                 raise ModelVersionError(
                     f"{folder} was saved by a coursekit version that differs from this one "
                     f"({coursekit.__version__}): {error}. Train and save the model again."
