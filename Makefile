@@ -10,10 +10,12 @@ export PYTHONHASHSEED := 0
 .PHONY: install book test check colab browser lint sync freeze clean
 
 # uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
-# each environment by pip first, at a pinned version.
+# each environment by pip first, at a pinned version. --compile-bytecode: every test process,
+# chapter kernel and subprocess imports TensorFlow, and without compiled files (uv writes none,
+# and PYTHONDONTWRITEBYTECODE stops Python from writing them) each import parses it again.
 UV_VERSION := 0.13.9
 UV = $(1)/bin/python -m pip install --quiet uv==$(UV_VERSION) && \
-	$(1)/bin/uv pip install --quiet --python $(1)/bin/python
+	$(1)/bin/uv pip install --quiet --compile-bytecode --python $(1)/bin/python
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	rm -rf $(VENV)

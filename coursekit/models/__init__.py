@@ -8,7 +8,8 @@ from .base import NotFittedError, Popularity, Recommender
 from .baselines import BiasBaseline, GlobalMean, MostPopular
 
 __all__ = [
-    "AutoRec", "BiasBaseline", "DeepAutoencoder", "GlobalMean", "MatrixFactorization",
+    "AutoRec", "BiasBaseline", "DeepAutoencoder", "FastMatrixFactorization", "GlobalMean",
+    "MatrixFactorization",
     "MostPopular", "NeuralCF", "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
     "tune_surprise",
 ]
@@ -19,6 +20,10 @@ def __getattr__(name: str):
         from .mf import MatrixFactorization
 
         return MatrixFactorization
+    if name == "FastMatrixFactorization":
+        from .fast_mf import FastMatrixFactorization
+
+        return FastMatrixFactorization
     if name == "NeuralCF":
         from .ncf import NeuralCF
 
