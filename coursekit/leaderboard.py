@@ -74,6 +74,21 @@ def quality_table(results: dict, protocol: str) -> pd.DataFrame:
     return frame
 
 
+def with_suite_rows(table: pd.DataFrame, models: dict[str, str], protocol: str = "RATING",
+                    results: dict | None = None) -> pd.DataFrame:
+    """``table`` (a ``metrics.compare`` table on ``protocol``'s own test part) with one row more
+    per entry of ``models`` (label -> suite model name), holding the benchmark suite's figures
+    for that protocol; the other columns count the same test part, so they are copied."""
+    suite = quality_table(results if results is not None else load_results(), protocol)
+    missing = sorted(set(models.values()) - set(suite.index))
+    if missing:
+        raise KeyError(f"the benchmark results hold no {protocol} row for {missing}")
+    columns = [c for c in PROTOCOL_COLUMNS[protocol][0] if c in table.columns]
+    rows = table.iloc[[0] * len(models)].set_axis(list(models))
+    rows[columns] = suite.loc[list(models.values()), columns].to_numpy()
+    return pd.concat([table, rows])
+
+
 def scale_table(results: dict) -> pd.DataFrame:
     """Seconds, ratings per second and peak memory of each model at each scale: one row per
     model and scale, in order of size."""

@@ -40,6 +40,21 @@ def test_quality_table_orders_by_the_protocols_metric_and_drops_failed_runs():
         leaderboard.quality_table(TINY, "rating")
 
 
+def test_suite_rows_join_a_chapter_table_with_the_suites_figures():
+    import pandas as pd
+
+    table = pd.DataFrame({"RMSE": [0.93, 0.97], "MAE": [0.73, 0.77], "ratings": [20000, 20000]},
+                         index=["x", "y"])
+    joined = leaderboard.with_suite_rows(table, {"b (suite)": "b", "a (suite)": "a"}, "RATING",
+                                         results=TINY)
+    assert list(joined.index) == ["x", "y", "b (suite)", "a (suite)"]
+    assert joined.loc["b (suite)", "RMSE"] == 0.90 and joined.loc["a (suite)", "MAE"] == 0.75
+    assert joined.loc["a (suite)", "ratings"] == 20000 and joined["ratings"].dtype == np.int64
+    assert table.shape == (2, 3)  # the chapter's table is left as it was
+    with pytest.raises(KeyError, match="no RATING row for \\['c'\\]"):
+        leaderboard.with_suite_rows(table, {"c": "c"}, "RATING", results=TINY)
+
+
 def test_scale_table_orders_by_size_in_millions_of_ratings():
     table = leaderboard.scale_table(TINY)
     assert table["ratings (M)"].tolist() == [1.0, 20.0]
