@@ -8,7 +8,7 @@ from .base import NotFittedError, Popularity, Recommender
 from .baselines import BiasBaseline, GlobalMean, MostPopular
 
 __all__ = [
-    "AutoRec", "BiasBaseline", "DeepAutoencoder", "FastMatrixFactorization", "GlobalMean",
+    "AutoRec", "BiasBaseline", "DeepAutoencoder", "EASE", "FastMatrixFactorization", "GlobalMean",
     "MatrixFactorization",
     "MostPopular", "NeuralCF", "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
     "tune_surprise",
@@ -20,6 +20,10 @@ def __getattr__(name: str):
         from .mf import MatrixFactorization
 
         return MatrixFactorization
+    if name == "EASE":
+        from .ease import EASE
+
+        return EASE
     if name == "FastMatrixFactorization":
         from .fast_mf import FastMatrixFactorization
 

@@ -76,6 +76,7 @@ _ENTRIES = [
     ModelEntry("Surprise SVD", 2, ("RATING", "TOPN"), _surprise("SVD"), "surprise",
                {"n_epochs": 3}),
     ModelEntry("Surprise KNNBaseline", 2, ("RATING",), _surprise("KNNBaseline"), "surprise"),
+    ModelEntry("EASE", 8, ("TOPN", "RETRIEVAL"), _lazy("coursekit.models.ease", "EASE")),
     ModelEntry("matrix factorization", 3, ("RATING", "TOPN", "RETRIEVAL"),
                _lazy("coursekit.models.mf", "MatrixFactorization"), "keras",
                {"epochs": 2, "n_factors": 8}),
