@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test check colab browser lint sync freeze clean
+.PHONY: install book test site check colab browser lint sync freeze clean
 
 # uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
 # each environment by pip first, at a pinned version. --compile-bytecode: every test process,
@@ -53,11 +53,16 @@ test: install browser
 	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
 	  --dist loadfile --durations=15
 	$(BIN)/python -m pytest tests/quality -p no:cacheprovider
+	@# the site (one core, mostly) and Colab's environment run side by side
+	$(MAKE) --no-print-directory -j2 --output-sync=target site colab
+
+## The site from the chapters' stored outputs, with warnings as errors, and its pages tested in
+## headless Chromium (part of `make test`, after the chapters have run).
+site: install browser
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	@echo "$(CODE_HASH)" > _build/.code-hash
 	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
-	$(MAKE) colab
 
 ## Colab's versions (Python 3.11 here): TensorFlow 2.20, Keras 3.13, tf-keras 2.20, numpy 2.1,
 ## pandas 2.2; coursekit installed through its declared dependencies, as a chapter's first cell

@@ -24,7 +24,21 @@ _cells: dict[Path, list] = {}  # notebook -> its nbval cell items, in order
 _failed: set[Path] = set()
 
 
+# Minutes each chapter takes on two CPU cores, roughly: the test workers take the longest
+# chapters first and the short chapters and unit tests fill in around them, so that no
+# worker is left running a long chapter alone at the end. A chapter not listed counts as two.
+CHAPTER_MINUTES = {"07": 7, "05": 5, "04": 4, "10": 3, "06": 3, "03": 2, "08": 2, "09": 1,
+                   "01": 0.2, "02": 0.2, "11": 0.1}
+
+
+def _order(item: pytest.Item) -> tuple[int, float]:
+    if type(item).__name__ != "IPyNbCell":
+        return (1, 0.0)  # unit tests after the chapters, in their own order
+    return (0, -CHAPTER_MINUTES.get(Path(str(item.fspath)).name[:2], 2.0))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_order)  # stable: each chapter's cells stay in order
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             _cells.setdefault(Path(str(item.fspath)), []).append(item)

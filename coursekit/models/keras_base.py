@@ -41,6 +41,10 @@ class KerasRecommender(Recommender):
 
     center: bool = False  # train on ratings minus the training mean
     shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
+    # Training steps Keras runs per call into the compiled graph: the same updates in the same
+    # order, with less Python between small steps (matrix factorization trains twice as fast).
+    # With callbacks of one's own (timers, TensorBoard) it is 1, so that they see every batch.
+    steps_per_execution: int = 32
 
     def __init__(
         self,
@@ -81,9 +85,11 @@ class KerasRecommender(Recommender):
     def _compiled_network(self):
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
+        steps = 1 if self.callbacks or self.tensorboard_dir else self.steps_per_execution
         network.compile(
             optimizer=self._make_optimizer(), loss="mse",
             metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+            steps_per_execution=steps,
         )
         return network
 
