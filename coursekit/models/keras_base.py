@@ -13,6 +13,7 @@ from typing import Literal
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .base import Recommender
 from .training import early_stop_then_refit
@@ -43,7 +44,8 @@ class KerasRecommender(Recommender):
     shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
     # Training steps Keras runs per call into the compiled graph: the same updates in the same
     # order, with less Python between small steps (matrix factorization trains twice as fast).
-    # With callbacks of one's own (timers, TensorBoard) it is 1, so that they see every batch.
+    # With callbacks of one's own (timers) it is 1, so that they see every batch,
+    # and under a tf.distribute strategy.
     steps_per_execution: int = 32
 
     def __init__(
@@ -85,7 +87,9 @@ class KerasRecommender(Recommender):
     def _compiled_network(self):
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
-        steps = 1 if self.callbacks or self.tensorboard_dir else self.steps_per_execution
+        own_callbacks = bool(self.callbacks)
+        # tf.distribute strategies (chapter 10) run one step per call
+        steps = 1 if own_callbacks or tf.distribute.has_strategy() else self.steps_per_execution
         network.compile(
             optimizer=self._make_optimizer(), loss="mse",
             metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
