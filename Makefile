@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test site check colab browser lint sync freeze clean
+.PHONY: install book test quality site check colab browser lint sync freeze clean
 
 # uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
 # each environment by pip first, at a pinned version. --compile-bytecode: every test process,
@@ -46,15 +46,21 @@ book: install
 ## warnings as errors; its pages tested in headless Chromium (screenshots in
 ## _build/screenshots); and the unit tests and a chapter again in Colab's versions.
 test: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
-test: install browser
+test:
+	@# the two environments are installed side by side (mostly reading and writing files)
+	$(MAKE) --no-print-directory -j2 --output-sync=target install $(COLAB_VENV)/.installed
+	$(MAKE) --no-print-directory browser
 	$(BIN)/ruff check .
 	rm -rf _build/figures
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
 	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
 	  --dist loadfile --durations=15
+	@# then, side by side: Colab's environment; the quality targets, then the site
+	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
+
+## The quality targets, checked on the figures the chapters recorded (part of `make test`).
+quality: install
 	$(BIN)/python -m pytest tests/quality -p no:cacheprovider
-	@# the site (one core, mostly) and Colab's environment run side by side
-	$(MAKE) --no-print-directory -j2 --output-sync=target site colab
 
 ## The site from the chapters' stored outputs, with warnings as errors, and its pages tested in
 ## headless Chromium (part of `make test`, after the chapters have run).

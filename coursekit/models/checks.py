@@ -12,7 +12,6 @@ all and returns ``{check name: what went wrong}`` for those that failed.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -183,12 +182,34 @@ def _answers(model: Recommender, split: Split) -> dict:
 LOAD_AND_ANSWER = """
 import json, sys, warnings
 warnings.simplefilter("ignore")
+folders = json.loads(sys.argv[1])
 if sys.argv[2] == "tfrs":
     import coursekit.tfrs  # noqa: F401
 from coursekit.models import Recommender
 from coursekit.models.checks import _answers, contract_split
-print(json.dumps(_answers(Recommender.load(sys.argv[1]), contract_split())))
+split = contract_split()
+answers = {}
+for name, folder in folders.items():
+    try:
+        answers[name] = _answers(Recommender.load(folder), split)
+    except Exception as error:  # noqa: BLE001
+        answers[name] = f"{type(error).__name__}: {error}"
+print(json.dumps(answers))
 """
+
+
+def answers_in_a_fresh_process(folders: dict[str, Path], backend: str = "numpy") -> dict:
+    """Each saved model of ``folders`` (name -> folder) loaded in one new Python process, and
+    its answers (or the error it raised): one process for many models, since each new process
+    spends seconds importing TensorFlow."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_ANSWER,
+         json.dumps({name: str(folder) for name, folder in folders.items()}), backend],
+        capture_output=True, text=True, timeout=600, env=environment)
+    if result.returncode != 0:
+        raise AssertionError(f"the fresh process failed: {result.stderr[-1500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def check_save_and_load_in_a_fresh_process(model: Recommender, split: Split,
@@ -196,17 +217,14 @@ def check_save_and_load_in_a_fresh_process(model: Recommender, split: Split,
     with tempfile.TemporaryDirectory() as folder:
         model.save(Path(folder) / "model")
         model.save(Path(folder) / "model")  # saving again replaces the folder whole
-        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        result = subprocess.run(
-            [sys.executable, "-c", LOAD_AND_ANSWER, str(Path(folder) / "model"), backend],
-            capture_output=True, text=True, timeout=300, env=environment)
-    assert result.returncode == 0, result.stderr[-1500:]
-    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+        reloaded = answers_in_a_fresh_process({"model": Path(folder) / "model"}, backend)
     here = _quietly(_answers, model, split)
-    assert reloaded == here, f"the reloaded model answers differently: {reloaded} vs {here}"
+    assert reloaded["model"] == here, (
+        f"the reloaded model answers differently: {reloaded['model']} vs {here}")
 
 
-# The checks of a fitted model (check_use_before_fit takes an unfitted one).
+# The checks of a fitted model (check_use_before_fit takes an unfitted one); saving and
+# loading in a fresh process is checked by check_models, for many models at once.
 FITTED_CHECKS = {
     "predictions in scale": check_predictions_in_scale,
     "recommend excludes rated": check_recommend_excludes_rated,
@@ -214,13 +232,10 @@ FITTED_CHECKS = {
     "unknown user": check_unknown_user_gets_popularity,
     "unknown item": check_unknown_item_is_refused,
     "index queries": check_index_queries,
-    "save and load": check_save_and_load_in_a_fresh_process,
 }
 
 
-def check_model(name: str, **settings) -> dict[str, str]:
-    """Run every check on the registered model ``name`` (its quick settings, ``settings``
-    replacing some); returns the failures, ``{}`` when the model keeps the contract."""
+def _check_fitted(name: str, settings: dict) -> tuple[dict[str, str], Recommender | None]:
     entry = get_entry(name)
     if entry.backend == "tfrs" and "coursekit.tfrs" not in sys.modules:
         import coursekit.tfrs  # noqa: F401  (Keras 2 for TFRS, before TensorFlow loads)
@@ -230,16 +245,59 @@ def check_model(name: str, **settings) -> dict[str, str]:
         check_use_before_fit(entry.make(**{**entry.quick, **settings}), split)
     except Exception:  # noqa: BLE001  (every failure is reported, none stops the others)
         failures["use before fit"] = traceback.format_exc(limit=3)
-    model = entry.make(**{**entry.quick, **settings}).fit(split)
-    checks = {**FITTED_CHECKS, "save and load": functools.partial(
-        check_save_and_load_in_a_fresh_process, backend=entry.backend)}
-    for check_name, check in checks.items():
+    try:
+        model = entry.make(**{**entry.quick, **settings}).fit(split)
+    except Exception:  # noqa: BLE001
+        failures["fit"] = traceback.format_exc(limit=3)
+        return failures, None
+    for check_name, check in FITTED_CHECKS.items():
         try:
             check(model, split)
         except Exception:  # noqa: BLE001
             failures[check_name] = traceback.format_exc(limit=3)
+    return failures, model
+
+
+def check_models(names: list[str], **settings) -> dict[str, dict[str, str]]:
+    """Every check on each registered model of ``names`` (its quick settings, ``settings``
+    replacing some): ``{name: {check: what went wrong}}``, an empty dict for a model that
+    keeps the contract. The models are saved (twice: saving again replaces the folder whole)
+    and loaded back in one fresh process, which must give the same answers. Models of one
+    backend only: TFRS models need Keras 2 in their process, the others Keras 3."""
+    backends = {get_entry(name).backend == "tfrs" for name in names}
+    if len(backends) > 1:
+        raise ValueError("check TFRS models and the others in separate processes")
+    failures, fitted = {}, {}
+    for name in names:
+        failures[name], model = _check_fitted(name, settings)
+        if model is not None:
+            fitted[name] = model
+    split = contract_split()
+    with tempfile.TemporaryDirectory() as base:
+        folders = {}
+        for index, (name, model) in enumerate(fitted.items()):
+            try:
+                folders[name] = Path(base) / f"model-{index}"
+                model.save(folders[name])
+                model.save(folders[name])
+            except Exception:  # noqa: BLE001
+                failures[name]["save"] = traceback.format_exc(limit=3)
+                folders.pop(name)
+        backend = "tfrs" if backends == {True} else "numpy"
+        reloaded = answers_in_a_fresh_process(folders, backend) if folders else {}
+    for name in folders:
+        here = _quietly(_answers, fitted[name], split)
+        if reloaded.get(name) != here:
+            failures[name]["save and load"] = (
+                f"the reloaded model answers differently: {reloaded.get(name)} vs {here}")
     return failures
 
 
-if __name__ == "__main__":  # python -m coursekit.models.checks NAME: JSON of the failures
-    print(json.dumps(check_model(sys.argv[1])))
+def check_model(name: str, **settings) -> dict[str, str]:
+    """Run every check on the registered model ``name`` (its quick settings, ``settings``
+    replacing some); returns the failures, ``{}`` when the model keeps the contract."""
+    return check_models([name], **settings)[name]
+
+
+if __name__ == "__main__":  # python -m coursekit.models.checks NAME...: JSON of the failures
+    print(json.dumps(check_models(sys.argv[1:])))
