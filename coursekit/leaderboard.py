@@ -100,6 +100,7 @@ def scale_table(results: dict) -> pd.DataFrame:
     shown = ["model", "ratings (M)", "timed", "seconds", "ratings_per_second", "peak_rss_gb"]
     for extra in ("skipped", "error"):
         if extra in frame:
+            frame[extra] = frame[extra].fillna("")  # most runs were neither: no NaN shown
             shown.append(extra)
     return frame[shown].sort_values(["ratings (M)", "model"]).reset_index(drop=True)
 

@@ -58,6 +58,10 @@ def test_suite_rows_join_a_chapter_table_with_the_suites_figures():
 def test_scale_table_orders_by_size_in_millions_of_ratings():
     table = leaderboard.scale_table(TINY)
     assert table["ratings (M)"].tolist() == [1.0, 20.0]
+    skipped = {**TINY, "scale": TINY["scale"] + [
+        {"model": "c", "scale": 1.0, "skipped": "too slow at this size"}]}
+    table = leaderboard.scale_table(skipped)
+    assert table["skipped"].tolist() == ["", "", "too slow at this size"]  # no NaN
 
 
 def test_missing_results_say_how_to_measure_them(tmp_path):
