@@ -106,25 +106,26 @@ def scale_table(results: dict) -> pd.DataFrame:
 
 
 def plot_leaderboard(results: dict, ax_row: "list[Axes] | None" = None) -> "list[Axes]":
-    """One panel per protocol: each model's headline metric, Surprise in grey."""
+    """One panel per protocol, one above the other so that the model names can be read:
+    each model's headline metric, Surprise in grey."""
     import matplotlib.pyplot as plt
 
     if ax_row is None:
-        ax_row = list(plt.subplots(1, 3, figsize=(13, 4.2))[1])
+        ax_row = list(plt.subplots(3, 1, figsize=(7.5, 10.5))[1])
     for ax, protocol in zip(ax_row, PROTOCOL_COLUMNS, strict=True):
         _, key, lower_better = PROTOCOL_COLUMNS[protocol]
         table = quality_table(results, protocol)[key].sort_values(ascending=not lower_better)
         colors = ["tab:gray" if name.startswith("Surprise") else "tab:blue"
                   for name in table.index]
         bars = ax.barh(table.index, table.to_numpy(), color=colors)
-        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=8)
+        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=9)
         low, high = float(table.min()), float(table.max())
         if lower_better:
             ax.set_xlim(low - 0.05, high + 0.04)
         else:
             ax.set_xlim(0, high * 1.25)
         ax.set_title(f"{protocol}: {key} ({'lower' if lower_better else 'higher'} is better)")
-        ax.tick_params(axis="y", labelsize=8)
+        ax.tick_params(axis="y", labelsize=9)
     return ax_row
 
 
