@@ -71,10 +71,9 @@ def hand_typed_figures(source: str, outputs: str, chapter: str = "") -> list[str
     citation or allowance accounts for, each with the sentence it stands in."""
     source = _FRONT_MATTER.sub("", source)
     code = code_of(source)
-    known = {_normal(m.group(0)) for m in re.finditer(r"\d[\d,_]*\.?\d*%?", outputs + code)}
-    known |= {_normal(m.group(0)).rstrip("%") for m in re.finditer(r"\d[\d,]*\.?\d*%",
-                                                                     outputs)}
-    known |= {_normal(k) for k in {**ALLOWED["*"], **ALLOWED.get(chapter, {})}}
+    # numbers as printed or written in code, a percentage by its number ("94%" -> "94")
+    known = {_normal(m.group(0)) for m in re.finditer(r"\d[\d,_]*\.?\d*", outputs + code)}
+    known |= {_normal(k).rstrip("%") for k in {**ALLOWED["*"], **ALLOWED.get(chapter, {})}}
     found = []
     # citations are stripped from the prose, so sentences are read from the source with
     # only the code cells removed, and each sentence's figures from its prose.
@@ -84,7 +83,7 @@ def hand_typed_figures(source: str, outputs: str, chapter: str = "") -> list[str
             figure = match.group(1) + ("%" if match.group(2) else "")
             if _is_year(figure) or cited:
                 continue
-            if _normal(figure) not in known and _normal(figure).rstrip("%") not in known:
+            if _normal(figure).rstrip("%") not in known:
                 found.append(f"{figure!r} in: {' '.join(sentence.split())[:160]}")
     return found
 
@@ -102,11 +101,11 @@ def executed_outputs(cache_folder, source_path) -> str | None:
     book's execution cache (``make test`` stores each chapter nbval ran), or None."""
     from jupyter_cache import get_cache
 
-    records = [r for r in get_cache(cache_folder).list_cache_records()
-               if r.uri == str(source_path)]
+    cache = get_cache(cache_folder)
+    records = [r for r in cache.list_cache_records() if r.uri == str(source_path)]
     if not records:
         return None
     latest = max(records, key=lambda r: r.created)
-    notebook = get_cache(cache_folder).get_cache_bundle(latest.pk).nb
+    notebook = cache.get_cache_bundle(latest.pk).nb
     return "\n".join(_output_text(output) for cell in notebook.cells
                      for output in cell.get("outputs", []))

@@ -212,17 +212,6 @@ def answers_in_a_fresh_process(folders: dict[str, Path], backend: str = "numpy")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def check_save_and_load_in_a_fresh_process(model: Recommender, split: Split,
-                                           backend: str = "numpy") -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        model.save(Path(folder) / "model")
-        model.save(Path(folder) / "model")  # saving again replaces the folder whole
-        reloaded = answers_in_a_fresh_process({"model": Path(folder) / "model"}, backend)
-    here = _quietly(_answers, model, split)
-    assert reloaded["model"] == here, (
-        f"the reloaded model answers differently: {reloaded['model']} vs {here}")
-
-
 # The checks of a fitted model (check_use_before_fit takes an unfitted one); saving and
 # loading in a fresh process is checked by check_models, for many models at once.
 FITTED_CHECKS = {
@@ -235,11 +224,11 @@ FITTED_CHECKS = {
 }
 
 
-def _check_fitted(name: str, settings: dict) -> tuple[dict[str, str], Recommender | None]:
+def _check_fitted(name: str, settings: dict,
+                  split: Split) -> tuple[dict[str, str], Recommender | None]:
     entry = get_entry(name)
     if entry.backend == "tfrs" and "coursekit.tfrs" not in sys.modules:
         import coursekit.tfrs  # noqa: F401  (Keras 2 for TFRS, before TensorFlow loads)
-    split = contract_split()
     failures: dict[str, str] = {}
     try:
         check_use_before_fit(entry.make(**{**entry.quick, **settings}), split)
@@ -267,12 +256,12 @@ def check_models(names: list[str], **settings) -> dict[str, dict[str, str]]:
     backends = {get_entry(name).backend == "tfrs" for name in names}
     if len(backends) > 1:
         raise ValueError("check TFRS models and the others in separate processes")
+    split = contract_split()
     failures, fitted = {}, {}
     for name in names:
-        failures[name], model = _check_fitted(name, settings)
+        failures[name], model = _check_fitted(name, settings, split)
         if model is not None:
             fitted[name] = model
-    split = contract_split()
     with tempfile.TemporaryDirectory() as base:
         folders = {}
         for index, (name, model) in enumerate(fitted.items()):
