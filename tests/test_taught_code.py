@@ -36,6 +36,12 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/tfrs.py", "in_batch_softmax_loss"),
         ("coursekit/tfrs.py", "TwoTowerModel"),
     ],
+    "12_sequence_aware": [
+        ("coursekit/models/sequential.py", "left_padded"),
+        ("coursekit/models/sequential.py", "training_windows"),
+        ("coursekit/models/sequential.py", "GRU4RecNet"),
+        ("coursekit/models/sequential.py", "SASRecNet"),
+    ],
     "10_scaling_up": [
         ("coursekit/models/fast_mf.py", "mf_gradients"),
         ("coursekit/models/rowwise.py", "rowwise_adagrad_update"),

@@ -67,6 +67,8 @@ def _lazy(module: str, cls: str, **fixed: Any) -> Callable[..., Recommender]:
 _QUICK_AUTOREC = {"epochs": 30, "hidden_units": (8,), "batch_size": 8, "learning_rate": 0.05,
                   "l2": 1.0}
 
+_QUICK_SEQUENCE = {"epochs": 2, "dim": 8, "max_len": 8, "batch_size": 16}
+
 _ENTRIES = [
     ModelEntry("global mean", 2, ("RATING",), _lazy("coursekit.models.baselines", "GlobalMean")),
     ModelEntry("most popular", 2, ("TOPN", "RETRIEVAL"),
@@ -104,6 +106,12 @@ _ENTRIES = [
     ModelEntry("TFRS two-tower retrieval (logQ)", 7, ("TOPN", "RETRIEVAL"),
                _lazy("coursekit.tfrs", "RetrievalRecommender", sampling_correction=True),
                "tfrs", {"epochs": 2, "n_factors": 8, "batch_size": 64}),
+    ModelEntry("recent-item kNN", 12, ("TOPN",),
+               _lazy("coursekit.models.sequential", "RecentItemKNN")),
+    ModelEntry("GRU4Rec", 12, ("TOPN",), _lazy("coursekit.models.sequential", "GRU4Rec"),
+               "keras", _QUICK_SEQUENCE),
+    ModelEntry("SASRec", 12, ("TOPN",), _lazy("coursekit.models.sequential", "SASRec"),
+               "keras", _QUICK_SEQUENCE),
 ]
 
 MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}

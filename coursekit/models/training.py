@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ class StoppedRun:
     """What :func:`early_stop_then_refit` returns: the model to keep and how it was chosen."""
 
     model: Any
-    history: pd.DataFrame  # one row per epoch of the early-stopped run, with val_rmse
+    history: pd.DataFrame  # one row per epoch of the early-stopped run, with its monitor
     best_epoch: int
     epochs_trained: int  # of the model kept
 
@@ -68,11 +68,13 @@ def early_stop_then_refit(
     refit: bool,
     examples: Callable[[Arrays], int] = lambda data: len(data[2]),
     monitor: str = "val_rmse",
+    mode: Literal["min", "max"] = "min",
 ) -> StoppedRun:
     """Run the routine above. ``train(data, validation, epochs)`` trains a fresh model (with
     early stopping on ``validation`` when it is given, restoring its best weights) and
     returns ``(model, Keras-style history)``; ``examples(data)`` counts what one epoch over
-    ``data`` iterates over (by default its ratings)."""
+    ``data`` iterates over (by default its ratings); the best epoch has the lowest
+    ``monitor`` (``mode="min"``, an error) or the highest (``mode="max"``, a hit rate)."""
     if validation is None:
         held = holdout_mask(len(data[2]), validation_fraction, seed)
         validation = tuple(part[held] for part in data)  # type: ignore[assignment]
@@ -80,7 +82,7 @@ def early_stop_then_refit(
     model, history = train(data, validation, epochs)
     frame = pd.DataFrame(history)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
-    best_epoch = int(frame[monitor].idxmin())
+    best_epoch = int(frame[monitor].idxmin() if mode == "min" else frame[monitor].idxmax())
     if not refit:
         return StoppedRun(model, frame, best_epoch, best_epoch)
     everything = tuple(np.concatenate([a, b]) for a, b in zip(data, validation, strict=True))

@@ -1,0 +1,347 @@
+"""Sequence-aware recommenders (chapter 12): each user's films in the order they were rated,
+and the next film predicted from the latest ones.
+
+    model = SASRec().fit(split)      # or GRU4Rec(), RecentItemKNN(n_recent=3)
+    model.recommend(user)            # the next films, from the user's history
+
+Training reads each split part in time order (``timestamp``, ties by item id, as the TOPN
+protocol orders them). A user's history is every film they rated in training and validation,
+oldest first: what the model knows at the end of training, and what it recommends from.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from keras import layers, ops
+
+from coursekit.errors import InvalidRatingsError
+
+from .base import Recommender, training_parts
+from .training import early_stop_then_refit
+
+PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
+
+
+class SASRecNet(keras.Model):
+    """Self-attentive sequential recommendation (Kang and McAuley 2018): film embeddings plus
+    learned position embeddings, ``n_blocks`` causal self-attention blocks, and at every
+    position a score for each film as the next one (its dot product with the film embeddings).
+    """
+
+    def __init__(self, n_tokens: int, max_len: int, dim: int, dropout: float,
+                 n_blocks: int = 2, n_heads: int = 1) -> None:
+        super().__init__(name="sasrec")
+        self.max_len, self.dim = max_len, dim
+        self.films = layers.Embedding(n_tokens, dim)
+        self.positions = layers.Embedding(max_len, dim)
+        self.dropout = layers.Dropout(dropout)
+        self.blocks = []
+        for _ in range(n_blocks):
+            self.blocks.append({
+                "attention_norm": layers.LayerNormalization(epsilon=1e-6),
+                "attention": layers.MultiHeadAttention(n_heads, dim // n_heads,
+                                                       dropout=dropout),
+                "feed_forward_norm": layers.LayerNormalization(epsilon=1e-6),
+                "feed_forward": keras.Sequential([
+                    layers.Dense(dim, activation="relu"), layers.Dropout(dropout),
+                    layers.Dense(dim), layers.Dropout(dropout)]),
+            })
+        self.final_norm = layers.LayerNormalization(epsilon=1e-6)
+
+    def call(self, sequences, training: bool = False):
+        real = ops.expand_dims(ops.cast(ops.not_equal(sequences, PADDING), "float32"), -1)
+        h = self.films(sequences) * self.dim**0.5 + self.positions(ops.arange(self.max_len))
+        h = self.dropout(h, training=training) * real
+        for block in self.blocks:
+            x = block["attention_norm"](h)
+            # causal mask: position t attends to positions up to t, never to later films
+            h = h + block["attention"](x, x, use_causal_mask=True, training=training)
+            h = h + block["feed_forward"](block["feed_forward_norm"](h), training=training)
+            h = h * real
+        h = ops.reshape(self.final_norm(h), (-1, self.dim))
+        scores = ops.matmul(h, ops.transpose(self.films.embeddings))
+        return ops.reshape(scores, (-1, self.max_len, scores.shape[-1]))
+
+
+class GRU4RecNet(keras.Model):
+    """GRU4Rec (Hidasi et al. 2016), trained like SASRec with a softmax over every film: a
+    gated recurrent unit reads the films in order, and its state after each one scores every
+    film as the next (a dot product with the film embeddings)."""
+
+    def __init__(self, n_tokens: int, max_len: int, dim: int, dropout: float) -> None:
+        super().__init__(name="gru4rec")
+        self.max_len, self.dim = max_len, dim
+        self.films = layers.Embedding(n_tokens, dim)
+        self.dropout = layers.Dropout(dropout)
+        self.gru = layers.GRU(dim, return_sequences=True)
+
+    def call(self, sequences, training: bool = False):
+        h = self.gru(self.dropout(self.films(sequences), training=training))
+        h = ops.reshape(h, (-1, self.dim))
+        scores = ops.matmul(h, ops.transpose(self.films.embeddings))
+        return ops.reshape(scores, (-1, self.max_len, scores.shape[-1]))
+
+
+def check_timestamps(frame: pd.DataFrame | None) -> None:
+    """A clear error when a table cannot be put in time order."""
+    if frame is None:
+        return
+    if "timestamp" not in frame.columns or frame["timestamp"].isna().any():
+        raise InvalidRatingsError(
+            "A sequence model reads each user's films in the order they were rated, and this "
+            "table has no 'timestamp' column (or some timestamps are missing). Add the time of "
+            "each rating as a 'timestamp' column (any sortable number), or use a model that "
+            "ignores order, such as EASE.")
+
+
+def left_padded(sequence: np.ndarray, length: int) -> np.ndarray:
+    """The last ``length`` tokens of ``sequence``, padded on the left with :data:`PADDING`."""
+    tail = sequence[-length:]
+    return np.concatenate([np.full(length - tail.size, PADDING, dtype=np.int32), tail])
+
+
+def training_windows(sequences: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-film targets of ``max_len`` positions each: every user's sequence is cut
+    from its end into windows (a window's targets are its inputs shifted by one film), so that
+    every transition of every sequence is trained on once per epoch."""
+    inputs, targets = [], []
+    for sequence in sequences:
+        for end in range(sequence.size, 1, -max_len):
+            start = max(0, end - max_len - 1)
+            inputs.append(left_padded(sequence[start:end - 1], max_len))
+            targets.append(left_padded(sequence[start + 1:end], max_len))
+    return np.array(inputs, dtype=np.int32), np.array(targets, dtype=np.int32)
+
+
+class SequenceRecommender(Recommender):
+    """Base of the sequence models: fits in time order and keeps each user's history."""
+
+    scores_are_ratings = False  # scores rank the next film; they are not ratings
+    predicts_ratings = False
+
+    def fit(self, data, verbose: int = 0, *, rating_scale=None, on_duplicates="error"):
+        """Train on ``data`` like every coursekit model; its rows are read in time order."""
+        train, validation, _, _ = training_parts(data, rating_scale, on_duplicates)
+        check_timestamps(train)
+        check_timestamps(validation)
+        seen = pd.concat([train, validation], ignore_index=True)
+        self.timeline_ = seen.sort_values(["user", "timestamp", "item"], kind="stable")[
+            ["user", "item"]].reset_index(drop=True)
+        return super().fit(data, verbose, rating_scale=rating_scale,
+                           on_duplicates=on_duplicates)
+
+    def _encode(self, frame: pd.DataFrame):
+        return super()._encode(frame.sort_values(["user", "timestamp", "item"], kind="stable"))
+
+    def _histories(self) -> list[np.ndarray]:
+        """Each encoded user's films (encoded items), oldest first."""
+        users = self.users_.encode(self.timeline_["user"])
+        items = self.items_.encode(self.timeline_["item"])
+        return by_user(users, items, len(self.users_))
+
+    def with_history_limit(self, n_recent: int) -> "SequenceRecommender":
+        """A copy of this fitted model that recommends from each user's ``n_recent`` latest
+        films alone (to measure what a longer history buys, without training again)."""
+        self._check_fitted()
+        limited = copy.copy(self)
+        limited.histories_ = [h[-n_recent:] for h in self.histories_]
+        return limited
+
+
+def by_user(users: np.ndarray, items: np.ndarray, n_users: int) -> list[np.ndarray]:
+    """The items of each user, in the order given (``users`` and ``items`` side by side)."""
+    order = np.argsort(users, kind="stable")
+    bounds = np.searchsorted(users[order], np.arange(n_users + 1))
+    ordered = items[order].astype(np.int32)
+    return [ordered[bounds[u]:bounds[u + 1]] for u in range(n_users)]
+
+
+class RecentItemKNN(SequenceRecommender):
+    """Item-kNN over recent films: a film's score is the sum of its cosine similarities (over
+    who chose both) to the user's ``n_recent`` latest films. The baseline a sequence model
+    has to beat on next-film prediction."""
+
+    name = "recent-item kNN"
+
+    def __init__(self, n_recent: int = 3) -> None:
+        super().__init__()
+        if isinstance(n_recent, bool) or not isinstance(n_recent, int) or n_recent < 1:
+            raise ValueError(f"n_recent must be a whole number of at least 1, not {n_recent!r}")
+        self.n_recent = n_recent
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        self.histories_ = self._histories()
+        chosen = self.seen_.astype(np.float32)  # who chose which film, training and validation
+        co_counts = (chosen.T @ chosen).toarray()
+        norms = np.sqrt(np.diag(co_counts))
+        similarity = co_counts / np.maximum(np.outer(norms, norms), 1e-9)
+        np.fill_diagonal(similarity, 0.0)
+        self.similarity_ = similarity.astype(np.float32)
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        distinct, row = np.unique(users, return_inverse=True)
+        recent = [self.histories_[u][-self.n_recent:] for u in distinct]
+        rows = np.repeat(np.arange(distinct.size), [r.size for r in recent])
+        pick = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, np.concatenate(recent))),
+                             shape=(distinct.size, len(self.items_)))
+        scores = np.asarray(pick @ self.similarity_)
+        return scores[row.ravel(), items]
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._rank_scores(users, items).astype(np.float32)
+
+
+class NextFilmHitRate(keras.callbacks.Callback):
+    """After each epoch, the validation HR@10: the share of validation films among the ten
+    best-scored films each user has not seen (``val_hr@10`` in the logs and history)."""
+
+    def __init__(self, inputs: np.ndarray, targets: np.ndarray, seen: sp.csr_matrix,
+                 k: int = 10, label: str | None = None) -> None:
+        super().__init__()
+        self.inputs, self.targets, self.seen, self.k, self.label = inputs, targets, seen, k, label
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        scores = next_film_scores(self.model, self.inputs)
+        scores[np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr)),
+               self.seen.indices] = -np.inf
+        target_scores = scores[np.arange(self.targets.size), self.targets]
+        rank = (scores > target_scores[:, None]).sum(1)
+        if logs is not None:
+            logs["val_hr@10"] = float((rank < self.k).mean())
+            if self.label:
+                print(f"{self.label} epoch {epoch + 1:3d}: loss {logs.get('loss', 0):.4f}, "
+                      f"validation HR@10 {logs['val_hr@10']:.4f}")
+
+
+def next_film_scores(network, inputs: np.ndarray, batch: int = 512) -> np.ndarray:
+    """Scores of every film (encoded items) as the next one after each input sequence."""
+    out = [np.asarray(network(inputs[k:k + batch], training=False)[:, -1, 1:])
+           for k in range(0, len(inputs), batch)]
+    return np.concatenate(out).astype(np.float64)
+
+
+class NextFilmRecommender(SequenceRecommender):
+    """A Keras network trained to predict each next film with a softmax over every film
+    (cross-entropy at every position of every training window), early-stopped on the
+    validation HR@10 by the course's one routine."""
+
+    name = "next-film network"
+
+    def __init__(
+        self,
+        network_class: type[keras.Model],
+        max_len: int = 50,
+        dim: int = 64,
+        dropout: float = 0.2,
+        epochs: int = 200,
+        batch_size: int = 128,
+        learning_rate: float = 3e-3,
+        patience: int = 5,
+        refit: bool = False,
+        seed: int = 0,
+        network_options: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.network_class, self.network_options = network_class, dict(network_options or {})
+        self.max_len, self.dim, self.dropout = max_len, dim, dropout
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.patience, self.refit, self.seed = patience, refit, seed
+
+    def build_network(self) -> keras.Model:
+        return self.network_class(len(self.items_) + 1, self.max_len, self.dim, self.dropout,
+                                  **self.network_options)
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        if validation is None:  # each user's latest training film (users with three or more)
+            latest = np.r_[users[1:] != users[:-1], True]
+            count = np.bincount(users, minlength=len(self.users_))[users]
+            held = latest & (count >= 3)
+            validation = (users[held], items[held], ratings[held])
+            users, items, ratings = users[~held], items[~held], ratings[~held]
+        self.label_ = type(self).name if verbose else None
+        run = early_stop_then_refit(
+            self._train, (users, items, ratings), validation, epochs=self.epochs,
+            validation_fraction=0.1, seed=self.seed, refit=self.refit,
+            examples=lambda data: len(data[1]), monitor="val_hr@10", mode="max")
+        self.network_, self.history_ = run.model, run.history
+        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+        self.histories_ = self._histories()
+
+    def _train(self, data, validation, epochs: int):
+        users, items, _ = data
+        sequences = by_user(users, items + 1, len(self.users_))
+        inputs, targets = training_windows(sequences, self.max_len)
+        keras.utils.set_random_seed(self.seed)
+        network = self.build_network()
+        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        callbacks: list = []
+        if validation is not None:
+            val_users, val_items, _ = validation
+            seen = sp.csr_matrix((np.ones(users.size), (users, items)),
+                                 shape=(len(self.users_), len(self.items_)))[val_users]
+            history_inputs = np.array([left_padded(sequences[u], self.max_len)
+                                       for u in val_users])
+            callbacks += [NextFilmHitRate(history_inputs, val_items, seen.tocsr(),
+                                          label=self.label_),
+                          keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max",
+                                                        patience=self.patience,
+                                                        restore_best_weights=True)]
+        fitted = network.fit(inputs, targets, sample_weight=(targets != PADDING).astype("float32"),
+                             batch_size=self.batch_size, epochs=epochs, shuffle=True, verbose=0,
+                             callbacks=callbacks)
+        return network, fitted.history
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        distinct, row = np.unique(users, return_inverse=True)
+        inputs = np.array([left_padded(self.histories_[u] + 1, self.max_len) for u in distinct])
+        return next_film_scores(self.network_, inputs)[row.ravel(), items]
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._rank_scores(users, items).astype(np.float32)
+
+    # --- persistence -----------------------------------------------------------------------
+    def _unpicklable(self) -> set[str]:
+        return {"network_"}
+
+    def _save_extra(self, folder: Path) -> None:
+        self.network_.save_weights(folder / "network.weights.h5")
+
+    def _load_extra(self, folder: Path) -> None:
+        self.network_ = self.build_network()
+        self.network_(np.zeros((1, self.max_len), dtype=np.int32))  # create the weights
+        self.network_.load_weights(folder / "network.weights.h5")
+
+
+class SASRec(NextFilmRecommender):
+    """SASRec: self-attention over each user's latest ``max_len`` films (chapter 12)."""
+
+    name = "SASRec"
+
+    def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.2,
+                 epochs: int = 200, batch_size: int = 128, learning_rate: float = 3e-3,
+                 patience: int = 5, refit: bool = False, seed: int = 0,
+                 n_blocks: int = 2, n_heads: int = 1,
+                 network_class: type[keras.Model] = SASRecNet) -> None:
+        super().__init__(network_class, max_len, dim, dropout, epochs, batch_size,
+                         learning_rate, patience, refit, seed,
+                         {"n_blocks": n_blocks, "n_heads": n_heads})
+
+
+class GRU4Rec(NextFilmRecommender):
+    """GRU4Rec: a recurrent network over each user's latest ``max_len`` films (chapter 12)."""
+
+    name = "GRU4Rec"
+
+    def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.2,
+                 epochs: int = 200, batch_size: int = 128, learning_rate: float = 3e-3,
+                 patience: int = 5, refit: bool = False, seed: int = 0,
+                 network_class: type[keras.Model] = GRU4RecNet) -> None:
+        super().__init__(network_class, max_len, dim, dropout, epochs, batch_size,
+                         learning_rate, patience, refit, seed)
