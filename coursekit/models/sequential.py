@@ -92,12 +92,13 @@ def check_timestamps(frame: pd.DataFrame | None) -> None:
     """A clear error when a table cannot be put in time order."""
     if frame is None:
         return
-    if "timestamp" not in frame.columns or frame["timestamp"].isna().any():
+    if ("timestamp" not in frame.columns or frame["timestamp"].isna().any()
+            or (len(frame) > 1 and frame["timestamp"].nunique() == 1)):
         raise InvalidRatingsError(
             "A sequence model reads each user's films in the order they were rated, and this "
-            "table has no 'timestamp' column (or some timestamps are missing). Add the time of "
-            "each rating as a 'timestamp' column (any sortable number), or use a model that "
-            "ignores order, such as EASE.")
+            "table has no 'timestamp' column (or some are missing, or all are the same). Add "
+            "the time of each rating as a 'timestamp' column (any sortable number), or use a "
+            "model that ignores order, such as EASE.")
 
 
 def left_padded(sequence: np.ndarray, length: int) -> np.ndarray:
