@@ -133,11 +133,30 @@ def _stability(name: str) -> dict:
             "spread": max(rmse.values()) - min(rmse.values())}
 
 
+# the sequence models: HR@10 on TOPN (one split) with two training seeds
+TOPN_STABILITY_MODELS = ("GRU4Rec", "SASRec")
+TRAINING_SEEDS = (0, 1)
+
+
+def _topn_stability(name: str) -> dict:
+    """HR@10 of ``name`` on the TOPN protocol, trained with each of two seeds."""
+    from coursekit import data as ckd
+    from coursekit.evaluation import evaluate
+
+    split = ckd.topn_protocol(ckd.load_movielens("ml-100k", progressbar=False))
+    hit_rate = {str(seed): evaluate(make_model(name, seed=seed).fit(split), split,
+                                    "TOPN")["HR@10"] for seed in TRAINING_SEEDS}
+    return {"model": name, "hr10_by_training_seed": hit_rate,
+            "relative_spread": (max(hit_rate.values()) - min(hit_rate.values()))
+            / max(hit_rate.values())}
+
+
 def run_stability(names: list[str]) -> list[dict]:
     from tqdm.auto import tqdm
 
-    return [stamped({"model": name, **run_child("_stability", name)})
-            for name in tqdm(names, desc="stability (two split seeds)")]
+    return [stamped({"model": name, **run_child(
+        "_topn_stability" if name in TOPN_STABILITY_MODELS else "_stability", name)})
+        for name in tqdm(names, desc="stability (two split or training seeds)")]
 
 
 # --- cost at scale ------------------------------------------------------------------------
@@ -381,7 +400,8 @@ def main() -> None:
         kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
         results["quality"] = kept + fresh
     if args.part in ("all", "stability"):
-        measured = run_stability([n for n in chosen if n in STABILITY_MODELS])
+        measured = run_stability([n for n in chosen
+                                  if n in STABILITY_MODELS + TOPN_STABILITY_MODELS])
         kept = [r for r in results.get("stability", [])
                 if r["model"] not in {m["model"] for m in measured}]
         results["stability"] = kept + measured

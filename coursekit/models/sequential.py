@@ -243,7 +243,7 @@ class NextFilmRecommender(SequenceRecommender):
         epochs: int = 200,
         batch_size: int = 128,
         learning_rate: float = 3e-3,
-        patience: int = 5,
+        patience: int = 10,
         refit: bool = False,
         seed: int = 0,
         network_options: dict | None = None,
@@ -321,13 +321,19 @@ class NextFilmRecommender(SequenceRecommender):
 
 
 class SASRec(NextFilmRecommender):
-    """SASRec: self-attention over each user's latest ``max_len`` films (chapter 12)."""
+    """SASRec: self-attention over each user's latest ``max_len`` films (chapter 12).
+
+    The defaults were chosen on the TOPN validation part (each user's second-latest film),
+    with training seeds 0 and 1: dropout 0.3 and a patience of 10 epochs reach a best
+    validation HR@10 of 0.240 and 0.244, against 0.220 and 0.245 for dropout 0.2 and a
+    patience of 5. Trained so until the validation HR@10 stops improving, SASRec reaches a
+    test HR@10 of 0.213 and 0.205 with the two seeds."""
 
     name = "SASRec"
 
-    def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.2,
+    def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.3,
                  epochs: int = 200, batch_size: int = 128, learning_rate: float = 3e-3,
-                 patience: int = 5, refit: bool = False, seed: int = 0,
+                 patience: int = 10, refit: bool = False, seed: int = 0,
                  n_blocks: int = 2, n_heads: int = 1,
                  network_class: type[keras.Model] = SASRecNet) -> None:
         super().__init__(network_class, max_len, dim, dropout, epochs, batch_size,
@@ -342,7 +348,7 @@ class GRU4Rec(NextFilmRecommender):
 
     def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.2,
                  epochs: int = 200, batch_size: int = 128, learning_rate: float = 3e-3,
-                 patience: int = 5, refit: bool = False, seed: int = 0,
+                 patience: int = 10, refit: bool = False, seed: int = 0,
                  network_class: type[keras.Model] = GRU4RecNet) -> None:
         super().__init__(network_class, max_len, dim, dropout, epochs, batch_size,
                          learning_rate, patience, refit, seed)
