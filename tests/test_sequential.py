@@ -99,6 +99,7 @@ def test_a_table_without_timestamps_gets_a_clear_error():
         SASRec(epochs=1).fit(_table().assign(timestamp=np.nan), rating_scale=SCALE)
 
 
+@pytest.mark.slow
 def test_sasrec_learns_a_repeated_order():
     """Every user watches eight films of a row of 40 in the row's order, starting at different
     films, and one user has watched films 10 to 14: film 15 is among SASRec's two first films

@@ -127,3 +127,22 @@ def test_sequence_models_reach_their_targets_on_topn(chapter):
     assert hr["SASRec"] > max(hr["EASE"], hr["recent-item kNN"])
     # every model of the chapter above the most-popular list
     assert all(hr[name] > hr["most popular"] for name in hr if name != "most popular")
+
+
+def test_the_suite_trains_sasrec_to_four_times_popularity_on_topn():
+    """The benchmark suite's TOPN rows (SASRec trained until its validation HR@10 stops
+    improving) and its two-training-seed stability row, as chapter 11 shows them."""
+    from coursekit import leaderboard
+
+    results = leaderboard.load_results()
+    hr = leaderboard.quality_table(results, "TOPN")["HR@10"]
+    print(hr.round(4).to_string())
+    assert hr.idxmax() == "SASRec"
+    assert hr["SASRec"] >= 0.20
+    assert hr["SASRec"] >= 4 * hr["most popular"]
+    assert hr["SASRec"] > max(hr["EASE"], hr["recent-item kNN"])
+    assert all(hr[name] > hr["most popular"] for name in ("recent-item kNN", "GRU4Rec"))
+    seeds = next(row for row in results["stability"] if row["model"] == "SASRec")
+    print(seeds)
+    assert seeds["relative_spread"] <= 0.10
+    assert min(seeds["hr10_by_training_seed"].values()) >= 0.20
