@@ -11,13 +11,14 @@ from dataclasses import InitVar, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from coursekit.errors import EmptySplitError, InvalidRatingsError
+from coursekit.errors import EmptySplitError
 
 from .encoding import IdEncoder
 from .movielens import MovieLens, load_movielens
 from .validation import (
     DuplicatePolicy,
     check_rating_scale,
+    check_time_order,
     infer_rating_scale,
     validate_ratings,
 )
@@ -225,12 +226,8 @@ def leave_last_out_split(
     ratings to give one away keep all of them in training.
     """
     ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
-    if ratings["timestamp"].nunique() == 1 and len(ratings) > 1:
-        raise InvalidRatingsError(
-            "leave_last_out_split holds out each user's latest rating, but every rating has the "
-            "same timestamp (or the table has no timestamp column). Add the time of each rating "
-            "as a 'timestamp' column, or use random_split / stratified_split instead."
-        )
+    check_time_order(ratings, "leave_last_out_split holds out each user's latest rating",
+                     "random_split / stratified_split instead")
     ordered = ratings.sort_values(["user", "timestamp", "item"], kind="stable")
     position_from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
     count = ordered.groupby("user")["user"].transform("size").to_numpy()

@@ -186,3 +186,14 @@ def validate_ratings(
         check_rating_scale(frame, rating_scale)
     frame = _drop_duplicates(frame, on_duplicates)
     return frame.reset_index(drop=True)
+
+
+def check_time_order(ratings: pd.DataFrame, needed_by: str, instead: str) -> None:
+    """A clear error when a validated ratings table cannot be put in time order: every rating
+    has the same timestamp (a table without a timestamp column gets 0 for all).
+    ``needed_by`` says what needs the order, ``instead`` what to use without it."""
+    if len(ratings) > 1 and ratings["timestamp"].nunique() == 1:
+        raise InvalidRatingsError(
+            f"{needed_by}, but every rating has the same timestamp (or the table has no "
+            "timestamp column). Add the time of each rating as a 'timestamp' column (any "
+            f"sortable number), or use {instead}.")

@@ -146,6 +146,11 @@ class Recommender:
         """Scores that order recommendations (higher first); predicted ratings by default."""
         return self._predict_known(users, items)
 
+    def _read_parts(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        """Called by ``fit`` with the validated training and validation parts, before
+        ``_fit``: a model that needs more of them than encoded ids (the sequence models read
+        their time order) checks and keeps it here."""
+
     def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores where the user or the item (index -1) is unknown: the global mean."""
         return np.full(users.shape, self.global_mean_, dtype=np.float32)
@@ -162,6 +167,7 @@ class Recommender:
         scale is ``rating_scale`` or, when not given, the lowest and highest rating in it.
         """
         train, validation, scale, dataset = training_parts(data, rating_scale, on_duplicates)
+        self._read_parts(train, validation)
         seen = [train] + ([validation] if validation is not None else [])
         everything = pd.concat(seen, ignore_index=True)
         self.fitted_ = False

@@ -59,6 +59,3 @@ class EASE(Recommender):
         distinct, row = np.unique(users, return_inverse=True)
         scores = np.asarray(self.chosen_[distinct] @ self.weights_)  # distinct users x films
         return scores[row.ravel(), items]
-
-    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._rank_scores(users, items).astype(np.float32)  # for score(); not ratings

@@ -20,9 +20,9 @@ import pandas as pd
 import scipy.sparse as sp
 from keras import layers, ops
 
-from coursekit.errors import InvalidRatingsError
+from coursekit.data.validation import check_time_order
 
-from .base import Recommender, training_parts
+from .base import Recommender
 from .training import early_stop_then_refit
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
@@ -88,19 +88,6 @@ class GRU4RecNet(keras.Model):
         return ops.reshape(scores, (-1, self.max_len, scores.shape[-1]))
 
 
-def check_timestamps(frame: pd.DataFrame | None) -> None:
-    """A clear error when a table cannot be put in time order."""
-    if frame is None:
-        return
-    if ("timestamp" not in frame.columns or frame["timestamp"].isna().any()
-            or (len(frame) > 1 and frame["timestamp"].nunique() == 1)):
-        raise InvalidRatingsError(
-            "A sequence model reads each user's films in the order they were rated, and this "
-            "table has no 'timestamp' column (or some are missing, or all are the same). Add "
-            "the time of each rating as a 'timestamp' column (any sortable number), or use a "
-            "model that ignores order, such as EASE.")
-
-
 def left_padded(sequence: np.ndarray, length: int) -> np.ndarray:
     """The last ``length`` tokens of ``sequence``, padded on the left with :data:`PADDING`."""
     tail = sequence[-length:]
@@ -126,16 +113,15 @@ class SequenceRecommender(Recommender):
     scores_are_ratings = False  # scores rank the next film; they are not ratings
     predicts_ratings = False
 
-    def fit(self, data, verbose: int = 0, *, rating_scale=None, on_duplicates="error"):
-        """Train on ``data`` like every coursekit model; its rows are read in time order."""
-        train, validation, _, _ = training_parts(data, rating_scale, on_duplicates)
-        check_timestamps(train)
-        check_timestamps(validation)
+    def _read_parts(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        """Check that the parts can be put in time order, and keep their films in that order."""
+        for part in (train, validation):
+            if part is not None:
+                check_time_order(part, "A sequence model reads each user's films in the order "
+                                 "they were rated", "a model that ignores order, such as EASE")
         seen = pd.concat([train, validation], ignore_index=True)
         self.timeline_ = seen.sort_values(["user", "timestamp", "item"], kind="stable")[
             ["user", "item"]].reset_index(drop=True)
-        return super().fit(data, verbose, rating_scale=rating_scale,
-                           on_duplicates=on_duplicates)
 
     def _encode(self, frame: pd.DataFrame):
         return super()._encode(frame.sort_values(["user", "timestamp", "item"], kind="stable"))
@@ -193,9 +179,6 @@ class RecentItemKNN(SequenceRecommender):
                              shape=(distinct.size, len(self.items_)))
         scores = np.asarray(pick @ self.similarity_)
         return scores[row.ravel(), items]
-
-    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._rank_scores(users, items).astype(np.float32)
 
 
 class NextFilmHitRate(keras.callbacks.Callback):
@@ -265,16 +248,15 @@ class NextFilmRecommender(SequenceRecommender):
             held = latest & (count >= 3)
             validation = (users[held], items[held], ratings[held])
             users, items, ratings = users[~held], items[~held], ratings[~held]
-        self.label_ = type(self).name if verbose else None
         run = early_stop_then_refit(
-            self._train, (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=0.1, seed=self.seed, refit=self.refit,
-            examples=lambda data: len(data[1]), monitor="val_hr@10", mode="max")
+            lambda data, held, epochs: self._train(data, held, epochs, verbose),
+            (users, items, ratings), validation, epochs=self.epochs, validation_fraction=0.1,
+            seed=self.seed, refit=self.refit, monitor="val_hr@10", mode="max")
         self.network_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
         self.histories_ = self._histories()
 
-    def _train(self, data, validation, epochs: int):
+    def _train(self, data, validation, epochs: int, verbose: int):
         users, items, _ = data
         sequences = by_user(users, items + 1, len(self.users_))
         inputs, targets = training_windows(sequences, self.max_len)
@@ -290,7 +272,7 @@ class NextFilmRecommender(SequenceRecommender):
             history_inputs = np.array([left_padded(sequences[u], self.max_len)
                                        for u in val_users])
             callbacks += [NextFilmHitRate(history_inputs, val_items, seen.tocsr(),
-                                          label=self.label_),
+                                          label=self.name if verbose else None),
                           keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max",
                                                         patience=self.patience,
                                                         restore_best_weights=True)]
@@ -303,9 +285,6 @@ class NextFilmRecommender(SequenceRecommender):
         distinct, row = np.unique(users, return_inverse=True)
         inputs = np.array([left_padded(self.histories_[u] + 1, self.max_len) for u in distinct])
         return next_film_scores(self.network_, inputs)[row.ravel(), items]
-
-    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._rank_scores(users, items).astype(np.float32)
 
     # --- persistence -----------------------------------------------------------------------
     def _unpicklable(self) -> set[str]:
