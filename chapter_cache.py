@@ -27,8 +27,8 @@ _failed: set[Path] = set()
 # Minutes each chapter takes on two CPU cores, roughly: the test workers take the longest
 # chapters first and the short chapters and unit tests fill in around them, so that no
 # worker is left running a long chapter alone at the end. A chapter not listed counts as two.
-CHAPTER_MINUTES = {"07": 7, "05": 5, "12": 3, "04": 4, "10": 3, "06": 3, "03": 2, "08": 2, "09": 1,
-                   "01": 0.2, "02": 0.2, "11": 0.1}
+CHAPTER_MINUTES = {"07": 7, "05": 5, "04": 4, "12": 3, "13": 3, "10": 3, "06": 3, "03": 2,
+                   "08": 2, "09": 1, "01": 0.2, "02": 0.2, "11": 0.1}
 
 
 def _order(item: pytest.Item) -> tuple[int, float]:

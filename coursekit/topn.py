@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from coursekit import metrics
@@ -84,3 +85,28 @@ def item_vectors_of(model: Recommender) -> pd.DataFrame:
     """A model's item embeddings as a frame indexed by raw item id (for diversity, maps)."""
     vectors = model.embeddings()[1]  # type: ignore[attr-defined]
     return pd.DataFrame(vectors, index=pd.Index(model.items_.ids_, name="item"))
+
+
+def sampled_hit_rate(model: Recommender, split: Split, n_sampled: int = 100, k: int = 10,
+                     seed: int = 0) -> float:
+    """HR@k as the NCF paper measured it: each test film ranked among ``n_sampled`` films its
+    user never rated (drawn uniformly, without repeats), instead of among every film. A tie
+    with a sampled film counts half; a test film the model never saw is a miss."""
+    rng = np.random.default_rng(seed)
+    parts = [split.train, split.validation, split.test]
+    rated = pd.concat([part for part in parts if part is not None]).groupby("user")["item"]
+    films = model.items_.ids_
+    users, candidates = [], []
+    for user, film in split.test[["user", "item"]].itertuples(index=False):
+        unrated = np.setdiff1d(films, rated.get_group(user).to_numpy())
+        candidates.append(np.r_[film, rng.choice(unrated, n_sampled, replace=False)])
+        users.append(np.full(n_sampled + 1, user))
+    known = model.users_.encode(np.concatenate(users), unknown="mask") >= 0
+    known &= model.items_.encode(np.concatenate(candidates), unknown="mask") >= 0
+    scores = np.full(known.size, -np.inf)
+    scores[known] = model.score(np.concatenate(users)[known],
+                                np.concatenate(candidates)[known])
+    scores = scores.reshape(-1, n_sampled + 1)
+    held_out = scores[:, :1]
+    rank = (scores[:, 1:] > held_out).sum(1) + 0.5 * (scores[:, 1:] == held_out).sum(1)
+    return float(np.mean((rank < k) & np.isfinite(held_out[:, 0])))

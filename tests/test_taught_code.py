@@ -42,6 +42,15 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/sequential.py", "GRU4RecNet"),
         ("coursekit/models/sequential.py", "SASRecNet"),
     ],
+    "13_implicit_feedback": [
+        ("coursekit/models/implicit.py", "sample_negatives"),
+        ("coursekit/models/implicit.py", "is_chosen"),
+        ("coursekit/models/implicit.py", "DotProductNet"),
+        ("coursekit/models/implicit.py", "PairwiseDifference"),
+        ("coursekit/models/implicit.py", "NeuMFNet"),
+        ("coursekit/models/implicit.py", "als_solve"),
+        ("coursekit/topn.py", "sampled_hit_rate"),
+    ],
     "10_scaling_up": [
         ("coursekit/models/fast_mf.py", "mf_gradients"),
         ("coursekit/models/rowwise.py", "rowwise_adagrad_update"),

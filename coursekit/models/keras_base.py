@@ -8,11 +8,13 @@ validation data for the chosen number of epochs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 
 from .base import Recommender
@@ -33,6 +35,31 @@ class EpochLine(keras.callbacks.Callback):
         parts = [f"{k} {v:.4f}" for k, v in logs.items()
                  if k in ("rmse", "val_rmse", "loss", "val_loss")]
         print(f"{self.label} epoch {epoch + 1:3d}: " + ", ".join(parts))
+
+
+class ValidationHitRate(keras.callbacks.Callback):
+    """After each epoch, the validation HR@10 of a ranking model: the share of validation
+    films among the ten best-scored films their user has not seen (``val_hr@10`` in the logs
+    and history). ``scores_of(network)`` scores every film (encoded items) for each
+    validation example; ``seen`` holds, row by row, the films to leave out of its list."""
+
+    def __init__(self, scores_of: Callable[[keras.Model], np.ndarray], targets: np.ndarray,
+                 seen: sp.csr_matrix, k: int = 10, label: str | None = None) -> None:
+        super().__init__()
+        self.scores_of, self.targets, self.seen, self.k, self.label = (
+            scores_of, targets, seen, k, label)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        scores = self.scores_of(self.model)
+        scores[np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr)),
+               self.seen.indices] = -np.inf
+        target_scores = scores[np.arange(self.targets.size), self.targets]
+        rank = (scores > target_scores[:, None]).sum(1)
+        if logs is not None:
+            logs["val_hr@10"] = float((rank < self.k).mean())
+            if self.label:
+                print(f"{self.label} epoch {epoch + 1:3d}: loss {logs.get('loss', 0):.4f}, "
+                      f"validation HR@10 {logs['val_hr@10']:.4f}")
 
 
 class KerasRecommender(Recommender):

@@ -68,6 +68,7 @@ _QUICK_AUTOREC = {"epochs": 30, "hidden_units": (8,), "batch_size": 8, "learning
                   "l2": 1.0}
 
 _QUICK_SEQUENCE = {"epochs": 2, "dim": 8, "max_len": 8, "batch_size": 16}
+_QUICK_IMPLICIT = {"epochs": 2, "dim": 8, "batch_size": 64}
 
 _ENTRIES = [
     ModelEntry("global mean", 2, ("RATING",), _lazy("coursekit.models.baselines", "GlobalMean")),
@@ -112,6 +113,17 @@ _ENTRIES = [
                "keras", _QUICK_SEQUENCE),
     ModelEntry("SASRec", 12, ("TOPN",), _lazy("coursekit.models.sequential", "SASRec"),
                "keras", _QUICK_SEQUENCE),
+    ModelEntry("implicit ALS", 13, ("TOPN",), _lazy("coursekit.models.implicit", "ImplicitALS"),
+               quick={"dim": 8, "iterations": 3}),
+    ModelEntry("MF (BCE)", 13, ("TOPN",), _lazy("coursekit.models.implicit", "ImplicitMF"),
+               "keras", _QUICK_IMPLICIT),
+    ModelEntry("BPR-MF", 13, ("TOPN",), _lazy("coursekit.models.implicit", "BPRMF"), "keras",
+               _QUICK_IMPLICIT),
+    ModelEntry("MLP (BCE)", 13, ("TOPN",),
+               _lazy("coursekit.models.implicit", "NeuMF", towers=("mlp",)), "keras",
+               {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
+    ModelEntry("NeuMF", 13, ("TOPN",), _lazy("coursekit.models.implicit", "NeuMF"), "keras",
+               {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
 ]
 
 MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}

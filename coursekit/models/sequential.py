@@ -23,6 +23,7 @@ from keras import layers, ops
 from coursekit.data.validation import check_time_order
 
 from .base import Recommender
+from .keras_base import ValidationHitRate
 from .training import early_stop_then_refit
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
@@ -181,28 +182,6 @@ class RecentItemKNN(SequenceRecommender):
         return scores[row.ravel(), items]
 
 
-class NextFilmHitRate(keras.callbacks.Callback):
-    """After each epoch, the validation HR@10: the share of validation films among the ten
-    best-scored films each user has not seen (``val_hr@10`` in the logs and history)."""
-
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, seen: sp.csr_matrix,
-                 k: int = 10, label: str | None = None) -> None:
-        super().__init__()
-        self.inputs, self.targets, self.seen, self.k, self.label = inputs, targets, seen, k, label
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        scores = next_film_scores(self.model, self.inputs)
-        scores[np.repeat(np.arange(self.seen.shape[0]), np.diff(self.seen.indptr)),
-               self.seen.indices] = -np.inf
-        target_scores = scores[np.arange(self.targets.size), self.targets]
-        rank = (scores > target_scores[:, None]).sum(1)
-        if logs is not None:
-            logs["val_hr@10"] = float((rank < self.k).mean())
-            if self.label:
-                print(f"{self.label} epoch {epoch + 1:3d}: loss {logs.get('loss', 0):.4f}, "
-                      f"validation HR@10 {logs['val_hr@10']:.4f}")
-
-
 def next_film_scores(network, inputs: np.ndarray, batch: int = 512) -> np.ndarray:
     """Scores of every film (encoded items) as the next one after each input sequence."""
     out = [np.asarray(network(inputs[k:k + batch], training=False)[:, -1, 1:])
@@ -271,8 +250,9 @@ class NextFilmRecommender(SequenceRecommender):
                                  shape=(len(self.users_), len(self.items_)))[val_users]
             history_inputs = np.array([left_padded(sequences[u], self.max_len)
                                        for u in val_users])
-            callbacks += [NextFilmHitRate(history_inputs, val_items, seen.tocsr(),
-                                          label=self.name if verbose else None),
+            callbacks += [ValidationHitRate(
+                              lambda network: next_film_scores(network, history_inputs),
+                              val_items, seen.tocsr(), label=self.name if verbose else None),
                           keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max",
                                                         patience=self.patience,
                                                         restore_best_weights=True)]
