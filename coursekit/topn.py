@@ -99,6 +99,9 @@ def sampled_hit_rate(model: Recommender, split: Split, n_sampled: int = 100, k: 
     users, candidates = [], []
     for user, film in split.test[["user", "item"]].itertuples(index=False):
         unrated = np.setdiff1d(films, rated.get_group(user).to_numpy())
+        if unrated.size < n_sampled:
+            raise ValueError(f"user {user} has rated all but {unrated.size} films, fewer than "
+                             f"n_sampled={n_sampled}: sample at most {unrated.size} films")
         candidates.append(np.r_[film, rng.choice(unrated, n_sampled, replace=False)])
         users.append(np.full(n_sampled + 1, user))
     known = model.users_.encode(np.concatenate(users), unknown="mask") >= 0

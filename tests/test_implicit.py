@@ -170,3 +170,13 @@ def test_sampled_hit_rate_against_a_hand_computation():
         sampled = rng.choice(unrated, 3, replace=False)
         expected.append((sampled > 5).sum() < 2)
     assert sampled_hit_rate(model, split, n_sampled=3, k=2, seed=3) == np.mean(expected)
+
+
+def test_sampling_more_films_than_a_user_left_unrated_is_a_clear_error():
+    train = pd.DataFrame({"user": [0, 0, 1], "item": [0, 1, 2], "rating": [4.0, 3.0, 5.0],
+                          "timestamp": [1, 2, 3]})
+    test = pd.DataFrame({"user": [0], "item": [2], "rating": 4.0, "timestamp": [9]})
+    split = Split(train=train, test=test, name="toy")
+    model = ImplicitALS(dim=2, iterations=1).fit(split, rating_scale=SCALE)
+    with pytest.raises(ValueError, match="sample at most 0 films"):
+        sampled_hit_rate(model, split, n_sampled=1)

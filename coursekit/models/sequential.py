@@ -301,13 +301,17 @@ class SASRec(NextFilmRecommender):
 
 
 class GRU4Rec(NextFilmRecommender):
-    """GRU4Rec: a recurrent network over each user's latest ``max_len`` films (chapter 12)."""
+    """GRU4Rec: a recurrent network over each user's latest ``max_len`` films (chapter 12).
+
+    Its validation HR@10 climbs slowly and unevenly, so it waits 20 epochs for an improvement:
+    with training seeds 0 and 1 that reached a best validation HR@10 of 0.227 and 0.225 (at
+    epochs 58 and 48), where a patience of 10 stopped seed 0 at 0.214 (epoch 28)."""
 
     name = "GRU4Rec"
 
     def __init__(self, max_len: int = 50, dim: int = 64, dropout: float = 0.2,
                  epochs: int = 200, batch_size: int = 128, learning_rate: float = 3e-3,
-                 patience: int = 10, refit: bool = False, seed: int = 0,
+                 patience: int = 20, refit: bool = False, seed: int = 0,
                  network_class: type[keras.Model] = GRU4RecNet) -> None:
         super().__init__(network_class, max_len, dim, dropout, epochs, batch_size,
                          learning_rate, patience, refit, seed)
