@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from keras import layers, ops
 
 from .base import Recommender
-from .keras_base import ValidationHitRate
+from .keras_base import hit_rate_early_stopping
 from .training import early_stop_then_refit
 
 Sampling = Literal["uniform", "popularity"]
@@ -278,25 +278,17 @@ class ImplicitRecommender(Recommender):
                         steps_per_execution=32)
         callbacks: list = []
         if validation is not None:
-            val_users, val_items, _ = validation
-            seen = sp.csr_matrix((np.ones(users.size), (users, items)),
-                                 shape=(n_users, n_items))[val_users].tocsr()
-            score = pair_scorer(scorer)
+            score, val_users = pair_scorer(scorer), validation[0]
             every_pair = np.stack([np.repeat(val_users, n_items),
                                    np.tile(np.arange(n_items), val_users.size)], 1)
-            callbacks += [ValidationHitRate(lambda _: score(every_pair).reshape(-1, n_items),
-                                            val_items, seen,
-                                            label=self.name if verbose else None),
-                          keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max",
-                                                        patience=self.patience,
-                                                        restore_best_weights=True)]
+            callbacks += hit_rate_early_stopping(
+                lambda _: score(every_pair).reshape(-1, n_items), users, items, validation,
+                (n_users, n_items), self.patience, self.name if verbose else None)
         fitted = trained.fit(batches, epochs=epochs, verbose=0, callbacks=callbacks)
         return scorer, fitted.history
 
 
     def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        if getattr(self, "score_pairs_", None) is None:
-            self.score_pairs_ = pair_scorer(self.network_)
         return self.score_pairs_(np.stack([users, items], 1))
 
     # --- persistence -----------------------------------------------------------------------

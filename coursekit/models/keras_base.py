@@ -62,6 +62,23 @@ class ValidationHitRate(keras.callbacks.Callback):
                       f"validation HR@10 {logs['val_hr@10']:.4f}")
 
 
+def hit_rate_early_stopping(
+    scores_of: Callable[[keras.Model], np.ndarray], train_users: np.ndarray,
+    train_items: np.ndarray, validation: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[int, int], patience: int, label: str | None,
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that early-stop a ranking network on its validation HR@10 and keep its
+    best epoch's weights: :class:`ValidationHitRate`, which leaves each validation user's
+    training films (``train_users``, ``train_items``, encoded, in a users x films ``shape``)
+    out of their list, and Keras' ``EarlyStopping`` on what it writes."""
+    val_users, val_items, _ = validation
+    seen = sp.csr_matrix((np.ones(train_users.size), (train_users, train_items)),
+                         shape=shape)[val_users].tocsr()
+    return [ValidationHitRate(scores_of, val_items, seen, label=label),
+            keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max", patience=patience,
+                                          restore_best_weights=True)]
+
+
 class KerasRecommender(Recommender):
     """Base of the Keras models: subclasses provide ``build_network``, which builds
     ``network_class`` (the chapter's network by default; a chapter's edited copy of it, or a

@@ -23,7 +23,7 @@ from keras import layers, ops
 from coursekit.data.validation import check_time_order
 
 from .base import Recommender
-from .keras_base import ValidationHitRate
+from .keras_base import hit_rate_early_stopping
 from .training import early_stop_then_refit
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
@@ -245,17 +245,12 @@ class NextFilmRecommender(SequenceRecommender):
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         callbacks: list = []
         if validation is not None:
-            val_users, val_items, _ = validation
-            seen = sp.csr_matrix((np.ones(users.size), (users, items)),
-                                 shape=(len(self.users_), len(self.items_)))[val_users]
             history_inputs = np.array([left_padded(sequences[u], self.max_len)
-                                       for u in val_users])
-            callbacks += [ValidationHitRate(
-                              lambda network: next_film_scores(network, history_inputs),
-                              val_items, seen.tocsr(), label=self.name if verbose else None),
-                          keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max",
-                                                        patience=self.patience,
-                                                        restore_best_weights=True)]
+                                       for u in validation[0]])
+            callbacks += hit_rate_early_stopping(
+                lambda network: next_film_scores(network, history_inputs), users, items,
+                validation, (len(self.users_), len(self.items_)), self.patience,
+                self.name if verbose else None)
         fitted = network.fit(inputs, targets, sample_weight=(targets != PADDING).astype("float32"),
                              batch_size=self.batch_size, epochs=epochs, shuffle=True, verbose=0,
                              callbacks=callbacks)
