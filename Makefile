@@ -61,7 +61,7 @@ test:
 	rm -rf _build/figures
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
 	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
-	  --dist loadfile --durations=15
+	  --dist loadfile --no-loadscope-reorder --durations=15
 	@# then, side by side: Colab's environment; the quality targets, then the site
 	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
 
@@ -90,11 +90,14 @@ $(COLAB_VENV)/.installed: .ci/colab-requirements.txt
 
 # -P: the repository's folder is not put on sys.path, so the tests import the installed
 # coursekit (tests of the repository's own files, the site and the benchmark suite stay out).
+# --dist loadfile (here and in `check`): the tests of a file share one worker, so the contract
+# test trains the registry's models once, not once per worker.
 colab: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python -m pip uninstall --quiet --yes coursekit 2>/dev/null || true
 	$(COLAB_VENV)/bin/python -m pip install --quiet .
 	$(COLAB_VENV)/bin/python .ci/colab_versions.py $(COLAB_VENV)/colab-versions.txt
-	$(COLAB_VENV)/bin/python -P -m pytest tests -m "not slow" -p no:cacheprovider -n 2 -q \
+	$(COLAB_VENV)/bin/python -P -m pytest tests -m "not slow" -p no:cacheprovider -q \
+	  -n 2 --dist loadfile \
 	  --ignore=tests/browser --ignore=tests/quality --ignore=tests/test_notebooks.py \
 	  --ignore=tests/test_book.py --ignore=tests/test_leaderboard.py \
 	  --deselect tests/test_contract.py::test_every_model_of_the_benchmark_suite_is_registered
@@ -105,7 +108,7 @@ colab: $(COLAB_VENV)/.installed
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/quality -m "not slow" \
-	  -p no:cacheprovider -n 2
+	  -p no:cacheprovider -n 2 --dist loadfile
 
 ## Headless Chromium for the browser tests (Debian packages), installed when missing and
 ## when this machine lets us (root, or sudo without a password); otherwise say what to do.

@@ -24,21 +24,31 @@ _cells: dict[Path, list] = {}  # notebook -> its nbval cell items, in order
 _failed: set[Path] = set()
 
 
-# Minutes each chapter takes on two CPU cores, roughly: the test workers take the longest
-# chapters first and the short chapters and unit tests fill in around them, so that no
-# worker is left running a long chapter alone at the end. A chapter not listed counts as two.
-CHAPTER_MINUTES = {"07": 7, "05": 5, "04": 4, "12": 3, "13": 3, "10": 3, "06": 3, "03": 2,
-                   "08": 2, "09": 1, "01": 0.2, "02": 0.2, "11": 0.1}
+# Seconds each test file takes on one of the two test workers (measured in `make test`; a
+# chapter not listed counts as two minutes, a unit-test file not listed as five seconds). The
+# workers take the longest files first and the short ones fill in around them, so that no
+# worker is left running a long chapter alone at the end. xdist's own reordering (by number of
+# tests in a file) would undo this order: `make test` passes --no-loadscope-reorder.
+FILE_SECONDS = {
+    "07_retrieval_ranking_tfrs.ipynb": 310, "05_autorec.ipynb": 175,
+    "13_implicit_feedback.ipynb": 156, "04_neural_collaborative_filtering.ipynb": 153,
+    "12_sequence_aware.ipynb": 151, "10_scaling_up.ipynb": 73, "06_deep_autoencoder.ipynb": 64,
+    "test_contract.py": 60, "08_evaluating_top_n.ipynb": 51,
+    "03_matrix_factorization.ipynb": 47, "test_autoencoders.py": 26, "test_tfrs.py": 25,
+    "09_assignment.ipynb": 21, "test_models.py": 11, "test_sequential.py": 10,
+    "01_movielens_data.ipynb": 7, "02_baselines_cold_start.ipynb": 6,
+    "11_leaderboard.ipynb": 3,
+}
 
 
-def _order(item: pytest.Item) -> tuple[int, float]:
-    if type(item).__name__ != "IPyNbCell":
-        return (1, 0.0)  # unit tests after the chapters, in their own order
-    return (0, -CHAPTER_MINUTES.get(Path(str(item.fspath)).name[:2], 2.0))
+def _order(item: pytest.Item) -> float:
+    name = Path(str(item.fspath)).name
+    default = 120.0 if type(item).__name__ == "IPyNbCell" else 5.0
+    return -FILE_SECONDS.get(name, default)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_order)  # stable: each chapter's cells stay in order
+    items.sort(key=_order)  # stable: the tests of a file stay in their order
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             _cells.setdefault(Path(str(item.fspath)), []).append(item)
