@@ -1,5 +1,6 @@
 """Reference solution of the assignment (chapter 9). For instructors: keep it out of the
-students' notebooks. ``python instructors/assignment_solution.py`` runs every check."""
+students' notebooks. ``python instructors/assignment_solution.py`` runs every check; the
+rubric for the written answers is ``instructors/assignment_rubric.md``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 
-def diversity_of_lists(top10: pd.DataFrame, item_vectors: pd.DataFrame) -> float:
+def diversity_of_lists(top_n: pd.DataFrame, item_vectors: pd.DataFrame) -> float:
     """Mean over users of 1 - mean cosine similarity of the pairs of different films."""
     per_user = []
-    for _, films in top10.groupby("user"):
-        vectors = item_vectors.loc[films["item"]].to_numpy()
+    for _, films in top_n.groupby("user"):
+        vectors = item_vectors.loc[films["item"]].to_numpy(dtype=np.float64)
         unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         similarity = unit @ unit.T
         n = len(unit)
@@ -21,28 +22,40 @@ def diversity_of_lists(top10: pd.DataFrame, item_vectors: pd.DataFrame) -> float
     return float(np.mean(per_user))
 
 
-def novelty_of_lists(top10: pd.DataFrame, train: pd.DataFrame) -> float:
-    """Mean popularity rank (1 = most rated in training) of every recommended film."""
-    counts = train.groupby("item").size()
-    ranks = counts.rank(ascending=False, method="min")
-    return float(top10["item"].map(ranks).mean())
+def popularity_ranks(train: pd.DataFrame) -> pd.Series:
+    """Each film's rank by number of ratings: 1 for the most rated, ties share the best."""
+    return train.groupby("item").size().rank(ascending=False, method="min")
 
 
-def map_of_best_films(train: pd.DataFrame, item_vectors: pd.DataFrame) -> pd.DataFrame:
-    """PCA coordinates of the 30 best-rated films with at least 100 ratings."""
+def novelty_of_lists(top_n: pd.DataFrame, ranks: pd.Series) -> float:
+    """Mean popularity rank over every recommended film of every user."""
+    return float(top_n["item"].map(ranks).mean())
+
+
+def best_rated_films(train: pd.DataFrame, n: int = 30, min_ratings: int = 100) -> pd.Index:
+    """The ``n`` films of highest mean rating among those with at least ``min_ratings``
+    ratings; equal means go to the film with more ratings."""
     stats = train.groupby("item")["rating"].agg(count="size", mean="mean")
-    best = stats[stats["count"] >= 100].sort_values(["mean", "count"], ascending=False).head(30)
-    xy = PCA(n_components=2, random_state=0).fit_transform(item_vectors.loc[best.index])
-    return pd.DataFrame(xy, index=best.index, columns=["x", "y"])
+    eligible = stats[stats["count"] >= min_ratings]
+    return eligible.sort_values(["mean", "count"], ascending=False).head(n).index
+
+
+def map_of_films(films: pd.Index, item_vectors: pd.DataFrame) -> pd.DataFrame:
+    """PCA coordinates of the films' embedding vectors."""
+    xy = PCA(n_components=2, random_state=0).fit_transform(item_vectors.loc[films])
+    return pd.DataFrame(xy, index=pd.Index(films), columns=["x", "y"])
 
 
 def run_checks(setup) -> bool:
     from coursekit import assignment
 
+    films = best_rated_films(setup.train)
     results = [
-        assignment.check_diversity(setup, diversity_of_lists(setup.top10, setup.item_vectors)),
-        assignment.check_novelty(setup, novelty_of_lists(setup.top10, setup.train)),
-        assignment.check_map(setup, map_of_best_films(setup.train, setup.item_vectors)),
+        assignment.check_diversity(diversity_of_lists),
+        assignment.check_popularity_ranks(popularity_ranks, setup),
+        assignment.check_novelty(novelty_of_lists),
+        assignment.check_best_films(best_rated_films, setup),
+        assignment.check_map(map_of_films(films, setup.item_vectors), films, setup),
     ]
     return all(results)
 
