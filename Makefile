@@ -104,7 +104,7 @@ colab: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python -P -m pytest --nbval-lax -p no:cacheprovider -q \
 	  notebooks/01_movielens_data.ipynb
 
-## While working: lint and coursekit's unit tests, without the chapters (about two minutes).
+## While working: lint and coursekit's unit tests, without the chapters (about a minute and a half).
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/quality -m "not slow" \
