@@ -92,6 +92,13 @@ def _lists_case(case: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return top_n, pd.DataFrame(vectors, index=pd.Index(films, name="item"))
 
 
+def _ratings_frame(rows: list[tuple]) -> pd.DataFrame:
+    """(user, item, rating) rows as a ratings table, timestamps in row order."""
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    frame["timestamp"] = np.arange(len(frame))
+    return frame
+
+
 def _ratings_case(case: int, n_films: int = 30, n_users: int = 40) -> pd.DataFrame:
     """Training ratings in which many films share a number of ratings or a mean rating."""
     rows = []
@@ -101,9 +108,7 @@ def _ratings_case(case: int, n_films: int = 30, n_users: int = 40) -> pd.DataFra
         stars = _integers(case * 10_000 + film, count, 2, 5)
         rows += [(int(u) + 1, 500 + film, float(s))
                  for u, s in zip(users[:count], stars, strict=True)]
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
-    frame["timestamp"] = np.arange(len(frame))
-    return frame
+    return _ratings_frame(rows)
 
 
 def _ranks_case(case: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -119,11 +124,8 @@ def _best_films_case() -> pd.DataFrame:
     equal mean at the cut (4.5, with 6 and 8 ratings), and a 5-star film with two ratings."""
     stars = {1: [5, 5, 5, 4, 4], 2: [5, 5, 5, 4, 4, 4], 3: [5] * 4 + [4] * 4, 4: [5, 5],
              5: [3] * 10, 6: [4] + [3] * 6, 7: [2, 3] * 4}
-    rows = [(user, 700 + film, float(s)) for film, values in stars.items()
-            for user, s in enumerate(values, start=1)]
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
-    frame["timestamp"] = np.arange(len(frame))
-    return frame
+    return _ratings_frame([(user, 700 + film, float(s)) for film, values in stars.items()
+                           for user, s in enumerate(values, start=1)])
 
 
 # Each task's small cases: the arguments its function is called with.
@@ -322,11 +324,12 @@ def check_diversity(diversity_of_lists: Callable) -> bool:
     return _report(True, label, f"right on all {len(CASES['diversity'])} small test cases.")
 
 
-def check_popularity_ranks(popularity_ranks: Callable, setup: AssignmentSetup) -> bool:
-    """Task 1b, first part: ``popularity_ranks(train)``, each film's rank by its number of
-    ratings (1 = the most rated; equal counts share the best rank of their group)."""
+def check_popularity_ranks(rank_films_by_popularity: Callable,
+                           setup: AssignmentSetup) -> bool:
+    """Task 1b, first part: ``rank_films_by_popularity(train)``, each film's rank by its
+    number of ratings (1 = the most rated; equal counts share the best rank of their group)."""
     label = "Task 1b, popularity ranks"
-    if not _check("ranks", label, popularity_ranks, setup, (setup.train,)):
+    if not _check("ranks", label, rank_films_by_popularity, setup, (setup.train,)):
         return False
     return _report(True, label, "right on the small test cases and on the training ratings.")
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "instructors"))
@@ -85,7 +84,7 @@ def _stats(train, min_ratings):
     return stats[stats["count"] >= min_ratings]
 
 
-REFERENCE = {"diversity": right.diversity_of_lists, "ranks": right.popularity_ranks,
+REFERENCE = {"diversity": right.diversity_of_lists, "ranks": right.rank_films_by_popularity,
              "novelty": right.novelty_of_lists, "best films": right.best_rated_films}
 
 
@@ -126,5 +125,4 @@ def write() -> Path:
 
 
 if __name__ == "__main__":
-    pd.set_option("display.width", 120)
     print(f"written: {write()}")

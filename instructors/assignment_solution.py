@@ -22,7 +22,7 @@ def diversity_of_lists(top_n: pd.DataFrame, item_vectors: pd.DataFrame) -> float
     return float(np.mean(per_user))
 
 
-def popularity_ranks(train: pd.DataFrame) -> pd.Series:
+def rank_films_by_popularity(train: pd.DataFrame) -> pd.Series:
     """Each film's rank by number of ratings: 1 for the most rated, ties share the best."""
     return train.groupby("item").size().rank(ascending=False, method="min")
 
@@ -52,7 +52,7 @@ def run_checks(setup) -> bool:
     films = best_rated_films(setup.train)
     results = [
         assignment.check_diversity(diversity_of_lists),
-        assignment.check_popularity_ranks(popularity_ranks, setup),
+        assignment.check_popularity_ranks(rank_films_by_popularity, setup),
         assignment.check_novelty(novelty_of_lists),
         assignment.check_best_films(best_rated_films, setup),
         assignment.check_map(map_of_films(films, setup.item_vectors), films, setup),

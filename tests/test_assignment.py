@@ -197,6 +197,6 @@ def test_the_starter_asks_for_the_functions_the_checks_and_the_solution_use():
         for node in ast.walk(ast.parse(code)):
             if isinstance(node, ast.FunctionDef):
                 starters[node.name] = [a.arg for a in node.args.args]
-    for name in ("diversity_of_lists", "popularity_ranks", "novelty_of_lists",
+    for name in ("diversity_of_lists", "rank_films_by_popularity", "novelty_of_lists",
                  "best_rated_films", "map_of_films"):
         assert starters[name] == list(inspect.signature(getattr(solution, name)).parameters)
