@@ -36,6 +36,10 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/tfrs.py", "in_batch_softmax_loss"),
         ("coursekit/tfrs.py", "TwoTowerModel"),
     ],
+    "14_retrieval_keras3": [
+        ("coursekit/models/retrieval.py", "in_batch_softmax_loss"),
+        ("coursekit/models/retrieval.py", "TwoTowerNet"),
+    ],
     "12_sequence_aware": [
         ("coursekit/models/sequential.py", "left_padded"),
         ("coursekit/models/sequential.py", "training_windows"),

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coursekit.data.movielens import MovieLens
 from coursekit.data.splits import Split, random_split
 from coursekit.errors import NotFittedError, RatingsNotPredictedError, UnknownIdError
 
@@ -56,7 +57,26 @@ def contract_split(seed: int = 0) -> Split:
     everything = table["user"] == EVERYTHING_USER
     split = random_split(table[~everything], 0.2, seed)
     train = pd.concat([split.train, table[everything]], ignore_index=True)
-    return Split(train, split.test, name="contract", rating_scale=SCALE)
+    return Split(train, split.test, name="contract", rating_scale=SCALE,
+                 dataset=contract_dataset(table, seed))
+
+
+def contract_dataset(table: pd.DataFrame, seed: int = 0) -> MovieLens:
+    """The table with users' and films' tables in MovieLens's schema, for models that read
+    features; one user and one film have no row there, as in a student's partial table."""
+    rng = np.random.default_rng(seed)
+    users = np.sort(table["user"].unique())[:-1]
+    items = np.sort(table["item"].unique())[:-1]
+    genres = ["Comedy", "Drama", "Horror"]
+    return MovieLens(
+        name="contract", ratings=table, rating_scale=SCALE, source="contract",
+        users=pd.DataFrame({"user": users, "age": rng.integers(15, 70, users.size),
+                            "gender": rng.choice(["M", "F"], users.size),
+                            "occupation": rng.choice(["artist", "writer"], users.size)}),
+        items=pd.DataFrame({"item": items, "title": [f"Film {i}" for i in items],
+                            "genres": [list(rng.choice(genres, 2, replace=False))
+                                       for _ in items],
+                            "year": rng.integers(1950, 1999, items.size)}))
 
 
 def _quietly(call: Callable, *args, **kwargs):

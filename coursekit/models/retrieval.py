@@ -1,0 +1,285 @@
+"""Two-tower retrieval in Keras 3 with keras-rs (chapter 14): the model of chapter 7 without
+the legacy-Keras switch, with optional features in its towers.
+
+The towers read encoded indices shifted by one: index 0 is "unknown", the row a user or a film
+never seen in training falls back to, and, with features, what the tower says of a film from
+its features alone. :class:`TwoTowerNet` is the network the chapter teaches;
+:class:`TwoTowerRetrieval` trains it behind coursekit's interface.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from coursekit.data.features import TowerFeatures
+from coursekit.errors import UnknownIdError
+
+from .base import Recommender, check_n
+
+# A logit that removes a pair from the softmax: exp of it is 0 in float32, and it stays finite
+# when added to a logit (as TFRS's RemoveAccidentalHits uses).
+ACCIDENTAL_HIT_LOGIT = float(np.finfo(np.float32).min) / 100.0
+
+
+def in_batch_softmax_loss(queries, candidates, film_index, sampling_probability=None,
+                          remove_accidental_hits=False):
+    """The retrieval loss: a softmax over the films of the batch for each user, summed.
+
+    ``logits[j, k]`` scores user ``j`` against the film of pair ``k``; the diagonal holds each
+    user's own film. ``sampling_probability`` (each film's share of the training pairs, by
+    tower index ``film_index``) turns on the logQ correction, through keras-rs's layer; with
+    ``remove_accidental_hits`` a user's own film elsewhere in the batch is not a negative.
+    """
+    import keras_rs
+
+    logits = ops.matmul(queries, ops.transpose(candidates))  # batch x batch
+    labels = ops.eye(ops.shape(logits)[0])
+    if sampling_probability is not None:
+        probability = ops.take(sampling_probability, film_index)[None, :]
+        logits = keras_rs.layers.SamplingProbabilityCorrection()(
+            logits, ops.broadcast_to(probability, ops.shape(logits)))
+    if remove_accidental_hits:
+        same_film = ops.cast(film_index[:, None] == film_index[None, :], logits.dtype)
+        logits = logits + (same_film - labels) * ACCIDENTAL_HIT_LOGIT  # the diagonal stays
+    losses = keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
+    return ops.sum(losses)
+
+
+class TwoTowerNet(keras.Model):
+    """Query tower (user) and candidate tower (film): an id embedding plus, with features, an
+    embedding per single-code feature (``sizes`` codes) and a projection of each multi-hot
+    one, summed. The query tower appends a constant 1 and the candidate tower a learned film
+    bias, so the dot product carries a popularity term. ``id_dropout`` hides that share of
+    the ids in training (index 0, "unknown"), features still shown, so that the towers learn
+    to place a user or a film from its features alone."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, l2: float,
+                 user_features: dict[str, np.ndarray] | None = None,
+                 item_features: dict[str, np.ndarray] | None = None,
+                 sizes: dict[str, int] | None = None,
+                 sampling_probability: np.ndarray | None = None,
+                 remove_accidental_hits: bool = False, id_dropout: float = 0.0,
+                 seed: int = 0) -> None:
+        super().__init__()
+        penalty = keras.regularizers.L2(l2)
+        self.user_embedding = keras.layers.Embedding(n_users + 1, dim,
+                                                     embeddings_regularizer=penalty)
+        self.item_embedding = keras.layers.Embedding(n_items + 1, dim,
+                                                     embeddings_regularizer=penalty)
+        self.item_bias = keras.layers.Embedding(n_items + 1, 1, embeddings_initializer="zeros")
+        self.user_tables, self.user_layers = self._features(user_features, sizes, dim, penalty)
+        self.item_tables, self.item_layers = self._features(item_features, sizes, dim, penalty)
+        self.sampling_probability = (None if sampling_probability is None
+                                     else ops.convert_to_tensor(sampling_probability, "float32"))
+        self.remove_accidental_hits, self.id_dropout = remove_accidental_hits, id_dropout
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @staticmethod
+    def _features(features, sizes, dim, penalty):
+        """Each feature's table (one row per tower index) and its layer."""
+        tables, layers = [], []
+        for name, table in (features or {}).items():
+            if table.ndim == 1:  # one code per row: an embedding
+                layers.append(keras.layers.Embedding(sizes[name], dim,
+                                                     embeddings_regularizer=penalty))
+            else:  # several labels per row (genres): a linear projection of the multi-hot row
+                layers.append(keras.layers.Dense(dim, use_bias=False,
+                                                 kernel_regularizer=penalty))
+            tables.append(ops.convert_to_tensor(table))
+        return tables, layers
+
+    def _hide_ids(self, index, training):
+        if not training or self.id_dropout == 0:
+            return index
+        hidden = keras.random.uniform(ops.shape(index), seed=self.seed_generator) < self.id_dropout
+        return ops.where(hidden, ops.zeros_like(index), index)
+
+    def _add_features(self, vectors, index, tables, layers, rows):
+        for k, layer in enumerate(layers):
+            vectors = vectors + layer(ops.take(tables[k], index, axis=0) if rows is None
+                                      else rows[k])
+        return vectors
+
+    def query(self, users, training=False, feature_rows=None):
+        """User vectors (tower indices); ``feature_rows`` replaces the table lookups."""
+        vectors = self.user_embedding(self._hide_ids(users, training))
+        vectors = self._add_features(vectors, users, self.user_tables, self.user_layers,
+                                     feature_rows)
+        return ops.concatenate([vectors, ops.ones_like(vectors[:, :1])], axis=1)
+
+    def candidate(self, items, training=False, feature_rows=None):
+        """Film vectors with their biases (tower indices); ``feature_rows`` as in ``query``."""
+        shown = self._hide_ids(items, training)
+        vectors = self._add_features(self.item_embedding(shown), items, self.item_tables,
+                                     self.item_layers, feature_rows)
+        return ops.concatenate([vectors, self.item_bias(shown)], axis=1)
+
+    def call(self, pairs, training=False):
+        return self.query(pairs[:, 0], training), self.candidate(pairs[:, 1], training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        queries, candidates = y_pred
+        loss = in_batch_softmax_loss(queries, candidates, x[:, 1], self.sampling_probability,
+                                     self.remove_accidental_hits)
+        return loss + ops.sum(self.losses) if self.losses else loss
+
+
+class PairBatches(keras.utils.PyDataset):
+    """(user, film) tower indices in a new seeded order every epoch, in batches."""
+
+    def __init__(self, pairs: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.pairs, self.batch_size = pairs, batch_size
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.pairs))
+
+    def __len__(self) -> int:
+        return -(-len(self.pairs) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        return self.pairs[self.order[index * self.batch_size:(index + 1) * self.batch_size]]
+
+
+class TwoTowerRetrieval(Recommender):
+    """Chapter 7's two-tower retrieval model in Keras 3 (keras-rs), behind coursekit's
+    interface: in-batch softmax with the logQ correction (``sampling_correction``) and, on
+    request, accidental hits removed; features in the towers with ``features=True`` (the
+    split's dataset must then have user and film tables, as MovieLens has).
+
+    The defaults are chapter 7's (:class:`coursekit.tfrs.RetrievalRecommender`), chosen on
+    validation parts of RETRIEVAL and TOPN; the correction is on by default here, since it
+    raised both validation figures there. Chapter 14 chooses ``id_dropout`` on validation
+    films for its new-film experiment.
+    """
+
+    name = "two-tower (keras-rs)"
+    scores_are_ratings = False
+    predicts_ratings = False  # its scores are dot products, not ratings
+
+    def __init__(self, dim: int = 64, l2: float = 0.05, epochs: int = 4,
+                 batch_size: int = 1024, learning_rate: float = 0.1,
+                 sampling_correction: bool = True, remove_accidental_hits: bool = False,
+                 features: bool = False, id_dropout: float = 0.0, seed: int = 0,
+                 network_class: type[keras.Model] = TwoTowerNet) -> None:
+        super().__init__()
+        if not 0.0 <= id_dropout < 1.0:
+            raise ValueError(f"id_dropout is a share of ids, from 0 to below 1, not {id_dropout}")
+        self.dim, self.l2, self.epochs, self.batch_size = dim, l2, epochs, batch_size
+        self.learning_rate, self.seed = learning_rate, seed
+        self.sampling_correction, self.remove_accidental_hits = (sampling_correction,
+                                                                 remove_accidental_hits)
+        self.features, self.id_dropout, self.network_class = features, id_dropout, network_class
+
+    def fit(self, data, verbose: int = 0, **options) -> TwoTowerRetrieval:
+        self.tower_features_ = None
+        if self.features:
+            dataset = getattr(data, "dataset", None)
+            if dataset is None or dataset.users is None or dataset.items is None:
+                raise ValueError(
+                    "features=True reads the users' and films' tables of the split's dataset; "
+                    "fit on a Split made from a MovieLens dataset (for example "
+                    "ckd.retrieval_protocol(movielens)), or use features=False.")
+            self.tower_features_ = TowerFeatures(dataset)
+        return super().fit(data, verbose, **options)
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        keras.utils.set_random_seed(self.seed)
+        counts = np.bincount(items + 1, minlength=len(self.items_) + 1).astype(np.float32)
+        self.sampling_probability_ = counts / counts.sum()
+        self.network_ = self._build_network()
+        self.network_.compile(optimizer=keras.optimizers.Adagrad(self.learning_rate))
+        pairs = np.stack([users + 1, items + 1], axis=1).astype(np.int32)
+        history = self.network_.fit(PairBatches(pairs, self.batch_size, self.seed),
+                                    epochs=self.epochs, verbose=verbose)
+        self.history_ = pd.DataFrame(history.history)
+        self._store_vectors()
+
+    def _build_network(self) -> keras.Model:
+        user_features = item_features = sizes = None
+        if self.tower_features_ is not None:
+            user_features = self._with_unknown_row(self.tower_features_.users(self.users_.ids_))
+            item_features = self._with_unknown_row(self.tower_features_.items(self.items_.ids_))
+            sizes = self.tower_features_.sizes
+        probability = self.sampling_probability_ if self.sampling_correction else None
+        return self.network_class(len(self.users_), len(self.items_), self.dim, self.l2,
+                                  user_features, item_features, sizes, probability,
+                                  self.remove_accidental_hits, self.id_dropout, self.seed)
+
+    @staticmethod
+    def _with_unknown_row(tables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Row 0 of each table (tower index 0, unknown) is all zeros: no feature known."""
+        return {name: np.concatenate([np.zeros_like(t[:1]), t]) for name, t in tables.items()}
+
+    def _store_vectors(self) -> None:
+        """The towers' outputs for every known user and film (row 0: unknown)."""
+        self.user_vectors_ = ops.convert_to_numpy(
+            self.network_.query(np.arange(len(self.users_) + 1, dtype=np.int32)))
+        self.item_vectors_ = ops.convert_to_numpy(
+            self.network_.candidate(np.arange(len(self.items_) + 1, dtype=np.int32)))
+
+    def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.user_vectors_[users + 1],
+                         self.item_vectors_[items + 1]).astype(np.float64)
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._rank_scores(users, items).astype(np.float32)
+
+    def user_vectors(self, users) -> np.ndarray:
+        """Query-tower vectors of raw user ids; a user never seen in training gets the unknown
+        id's row plus, with ``features=True``, what their features say."""
+        return self._vectors(np.asarray(users), "user")
+
+    def item_vectors(self, items) -> np.ndarray:
+        """Candidate-tower vectors of raw film ids; a film never seen in training gets the
+        unknown id's row (and bias) plus, with ``features=True``, what its features say."""
+        return self._vectors(np.asarray(items), "item")
+
+    def _vectors(self, ids: np.ndarray, side: str) -> np.ndarray:
+        self._check_fitted()
+        encoder, stored = ((self.users_, self.user_vectors_) if side == "user"
+                           else (self.items_, self.item_vectors_))
+        index = encoder.encode(ids, unknown="mask") + 1  # 0: not seen in training
+        if self.tower_features_ is None:
+            return stored[index]
+        features, new = self.tower_features_, ids[index == 0]
+        missing = features.missing_users(new) if side == "user" else features.missing_items(new)
+        if len(missing):
+            raise UnknownIdError(
+                f"The dataset's {side} table has no row for {side} id(s) "
+                f"{list(pd.unique(missing))[:5]}: without features the towers cannot place "
+                "them. Add them to the table, or ask for known ids only.")
+        rows = features.users(ids) if side == "user" else features.items(ids)
+        tower = self.network_.query if side == "user" else self.network_.candidate
+        vectors = tower(np.where(index > 0, index, 0).astype(np.int32),
+                        feature_rows=[ops.convert_to_tensor(t) for t in rows.values()])
+        return ops.convert_to_numpy(vectors)
+
+    def index(self, k: int = 100):
+        """keras-rs's BruteForceRetrieval over every film's vector: call it with query vectors
+        (``user_vectors``), get (scores, raw film ids) of the ``k`` best."""
+        import keras_rs
+
+        self._check_fitted()
+        k = min(check_n(k), len(self.items_))
+        return keras_rs.layers.BruteForceRetrieval(
+            candidate_embeddings=ops.convert_to_tensor(self.item_vectors_[1:]),
+            candidate_ids=ops.convert_to_tensor(np.arange(len(self.items_))), k=k)
+
+    def _unpicklable(self) -> set[str]:
+        return {"network_"}
+
+    def _save_extra(self, folder: Path) -> None:
+        self.network_.save_weights(folder / "network.weights.h5")
+
+    def _load_extra(self, folder: Path) -> None:
+        self.network_ = self._build_network()
+        self.network_(np.zeros((1, 2), dtype=np.int32))
+        self.network_.load_weights(folder / "network.weights.h5")
