@@ -125,3 +125,16 @@ def test_training_is_seeded():
     again = TwoTowerRetrieval(**QUICK).fit(split).item_vectors_
     assert np.allclose(first, again)
     assert isinstance(TwoTowerRetrieval(**QUICK).fit(split).history_, pd.DataFrame)
+
+
+def test_early_stopping_chooses_epochs_on_validation_then_refits():
+    split = contract_split()
+    model = TwoTowerRetrieval(**{**QUICK, "epochs": 6}, early_stopping=True, patience=1).fit(split)
+    history = model.history_
+    assert "val_hr@10" in history and 1 <= len(history) <= 6
+    assert model.best_epoch_ == int(history["val_hr@10"].idxmax())
+    assert model.epochs_trained_ >= model.best_epoch_  # the refit sees more pairs per epoch
+    # the refit model is the one kept: its vectors are those of a fit on every pair
+    assert model.item_vectors_.shape == (len(model.items_) + 1, QUICK["dim"] + 1)
+    plain = TwoTowerRetrieval(**QUICK).fit(split)
+    assert plain.best_epoch_ == plain.epochs_trained_ == QUICK["epochs"]

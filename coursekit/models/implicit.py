@@ -26,7 +26,7 @@ from keras import layers, ops
 
 from .base import Recommender
 from .keras_base import hit_rate_early_stopping
-from .training import early_stop_then_refit
+from .training import early_stop_then_refit, one_choice_per_user
 
 Sampling = Literal["uniform", "popularity"]
 SCORE_BATCH = 16_384  # (user, film) pairs scored per step
@@ -247,12 +247,8 @@ class ImplicitRecommender(Recommender):
                 "nothing left to be recommended either).", stacklevel=3)
             users, items, ratings = users[~full], items[~full], ratings[~full]
         if validation is None:  # one film of each user with three or more, drawn by the seed
-            order = np.random.default_rng(self.seed).permutation(users.size)
-            held = np.zeros(users.size, dtype=bool)
-            held[order[np.unique(users[order], return_index=True)[1]]] = True
-            held &= np.bincount(users, minlength=len(self.users_))[users] >= 3
-            validation = (users[held], items[held], ratings[held])
-            users, items, ratings = users[~held], items[~held], ratings[~held]
+            (users, items, ratings), validation = one_choice_per_user(
+                users, items, ratings, len(self.users_), self.seed)
         run = early_stop_then_refit(
             lambda data, held, epochs: self._train(data, held, epochs, verbose),
             (users, items, ratings), validation, epochs=self.epochs, validation_fraction=0.1,

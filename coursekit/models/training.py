@@ -34,6 +34,18 @@ def holdout_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return held
 
 
+def one_choice_per_user(users: np.ndarray, items: np.ndarray, ratings: np.ndarray,
+                        n_users: int, seed: int) -> tuple[Arrays, Arrays]:
+    """(training, validation): one choice of each user with three or more, drawn by the seed,
+    held out for a validation HR@10; the rest for training."""
+    order = np.random.default_rng(seed).permutation(users.size)
+    held = np.zeros(users.size, dtype=bool)
+    held[order[np.unique(users[order], return_index=True)[1]]] = True
+    held &= np.bincount(users, minlength=n_users)[users] >= 3
+    return ((users[~held], items[~held], ratings[~held]),
+            (users[held], items[held], ratings[held]))
+
+
 def refit_epochs(best_epoch: int, n_fit: int, n_all: int) -> int:
     """Epochs for the refit: the best epoch count scaled by how many more examples an epoch
     iterates over.

@@ -80,6 +80,18 @@ def test_keras3_two_tower_matches_tfrs_and_clears_the_baselines_on_retrieval(cha
     assert abs(top100["keras-rs"] - top100["TFRS"]) <= 0.02
 
 
+def test_the_best_two_tower_model_finds_the_next_film_in_a_tenth_of_cases(chapter):
+    ch14 = chapter("14_retrieval_keras3")
+    hit_rate = {key.split(" | ")[1]: value for key, value in ch14.items()
+                if key.startswith("TOPN | ") and key.endswith(" | HR@10")}
+    print(hit_rate)
+    best = max(value for name, value in hit_rate.items() if name.startswith("keras-rs"))
+    # HR@10 0.10, less half a hundredth: three training seeds of the chosen setting spread
+    # over about a hundredth (its docstring); and above the popularity list
+    assert best >= 0.095
+    assert best > hit_rate["most popular"]
+
+
 def test_new_films_are_retrieved_by_their_features_well_above_chance(chapter):
     ch14 = chapter("14_retrieval_keras3")
     print(ch14["new_film_accuracy"], ch14["new_film_chance"])
