@@ -44,30 +44,48 @@ def synthetic_catalogue(film_vectors: np.ndarray, size: int, noise: float = 0.5,
     return out
 
 
+def inner_product_as_distance(films: np.ndarray, queries: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Films and queries with one more coordinate, so that the nearest films in Euclidean
+    distance are the films of largest inner product (Bachrach et al. 2014): each film gets
+    sqrt(M^2 - |film|^2), with M the largest film norm, and each query 0. Then
+    |q - f|^2 = |q|^2 + M^2 - 2 q.f, and |q|^2 + M^2 is the same for every film."""
+    films = np.asarray(films, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", films, films)
+    extra = np.sqrt(np.maximum(norms.max() - norms, 0.0))[:, None]
+    queries = np.asarray(queries, dtype=np.float32)
+    return (np.hstack([films, extra]).astype(np.float32),
+            np.hstack([queries, np.zeros((len(queries), 1), np.float32)]))
+
+
 def build_index(kind: str, vectors: np.ndarray, seed: int = 0, **settings):
-    """A FAISS index over ``vectors`` for inner-product search, and its build time in seconds.
+    """A FAISS index over ``vectors`` for nearest neighbours in Euclidean distance (give it
+    the output of :func:`inner_product_as_distance` for the largest inner products), and its
+    build time in seconds.
 
     ``kind`` is ``"exact"`` (every vector scanned), ``"hnsw"`` (a graph: ``links`` per node,
     ``ef_construction``) or ``"ivf"`` (``lists`` clusters, trained by k-means on at most
-    ``train_size`` of the vectors; with ``pq_bytes``, vectors compressed to that many bytes by
-    product quantization)."""
+    ``train_size`` of the vectors; a query scans the ``nprobe`` nearest clusters)."""
     faiss = _faiss()
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
     started = time.perf_counter()
     if kind == "exact":
-        index = faiss.IndexFlatIP(dim)
+        index = faiss.IndexFlatL2(dim)
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, settings.get("links", 32), faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWFlat(dim, settings.get("links", 32))
         index.hnsw.efConstruction = settings.get("ef_construction", 64)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # a graph built in parallel differs from run to run
+        try:
+            index.add(vectors)
+        finally:
+            faiss.omp_set_num_threads(threads)
+        return index, time.perf_counter() - started
     elif kind == "ivf":
         lists = settings.get("lists", 1024)
-        quantizer = faiss.IndexFlatIP(dim)
-        if settings.get("pq_bytes"):
-            index = faiss.IndexIVFPQ(quantizer, dim, lists, settings["pq_bytes"], 8,
-                                     faiss.METRIC_INNER_PRODUCT)
-        else:
-            index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        quantizer = faiss.IndexFlatL2(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, lists)
         sample = np.random.default_rng(seed).permutation(len(vectors))[
             :settings.get("train_size", 50_000)]
         index.cp.seed = seed  # k-means' start

@@ -40,6 +40,10 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/retrieval.py", "in_batch_softmax_loss"),
         ("coursekit/models/retrieval.py", "TwoTowerNet"),
     ],
+    "15_serving_at_scale": [
+        ("coursekit/serving.py", "inner_product_as_distance"),
+        ("coursekit/serving.py", "recall_at_k"),
+    ],
     "12_sequence_aware": [
         ("coursekit/models/sequential.py", "left_padded"),
         ("coursekit/models/sequential.py", "training_windows"),

@@ -92,6 +92,14 @@ def test_the_best_two_tower_model_finds_the_next_film_in_a_tenth_of_cases(chapte
     assert best > hit_rate["most popular"]
 
 
+def test_approximate_search_keeps_the_exact_top_100_at_a_fraction_of_the_cost(chapter):
+    ch15 = chapter("15_serving_at_scale")
+    print(ch15)
+    assert ch15["hnsw_recall"] >= 0.99  # on ml-100k's films
+    assert ch15["ivf_recall"] >= 0.99  # the first nprobe reaching it, on a million films
+    assert ch15["ivf_speedup"] >= 5
+
+
 def test_new_films_are_retrieved_by_their_features_well_above_chance(chapter):
     ch14 = chapter("14_retrieval_keras3")
     print(ch14["new_film_accuracy"], ch14["new_film_chance"])
