@@ -75,13 +75,6 @@ def build_index(kind: str, vectors: np.ndarray, seed: int = 0, **settings):
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, settings.get("links", 32))
         index.hnsw.efConstruction = settings.get("ef_construction", 64)
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)  # a graph built in parallel differs from run to run
-        try:
-            index.add(vectors)
-        finally:
-            faiss.omp_set_num_threads(threads)
-        return index, time.perf_counter() - started
     elif kind == "ivf":
         lists = settings.get("lists", 1024)
         quantizer = faiss.IndexFlatL2(dim)
@@ -92,7 +85,13 @@ def build_index(kind: str, vectors: np.ndarray, seed: int = 0, **settings):
         index.train(vectors[np.sort(sample)])
     else:
         raise ValueError(f"kind is 'exact', 'hnsw' or 'ivf', not {kind!r}")
-    index.add(vectors)
+    threads = faiss.omp_get_max_threads()
+    if kind == "hnsw":
+        faiss.omp_set_num_threads(1)  # a graph built in parallel differs from run to run
+    try:
+        index.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(threads)
     return index, time.perf_counter() - started
 
 
