@@ -43,6 +43,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
     "15_serving_at_scale": [
         ("coursekit/serving.py", "inner_product_as_distance"),
         ("coursekit/serving.py", "recall_at_k"),
+        ("coursekit/models/rerank.py", "CandidateRanker"),
     ],
     "12_sequence_aware": [
         ("coursekit/models/sequential.py", "left_padded"),
