@@ -175,8 +175,8 @@ class RetrieveThenRank(Recommender):
     # --- scoring -----------------------------------------------------------------------
     def _rank_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         distinct, row = np.unique(users, return_inverse=True)
-        candidates, features = self.stage_.lists(distinct)
         tower = self.stage_.tower_scores(distinct)
+        candidates, features = self.stage_.lists(distinct, tower.copy())
         scores = tower - BELOW_CANDIDATES
         logits = keras.ops.convert_to_numpy(self.ranker_(features.astype(np.float32)))
         np.put_along_axis(scores, candidates, logits.astype(np.float64), axis=1)
@@ -275,10 +275,12 @@ class _Stage:
         scores[:, self.tower_item < 0] = -np.inf
         return scores
 
-    def lists(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lists(self, users: np.ndarray, scores: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """(candidates, features): each user's best unseen films by the towers, as encoded
-        films ``(users, k)``, and their features ``(users, k, len(FEATURES))``."""
-        scores = self.tower_scores(users)
+        films ``(users, k)``, and their features ``(users, k, len(FEATURES))``. ``scores``:
+        the users' :meth:`tower_scores` when already computed (changed in place)."""
+        scores = self.tower_scores(users) if scores is None else scores
         seen = self.seen[users]
         scores[np.repeat(np.arange(users.size), np.diff(seen.indptr)), seen.indices] = -np.inf
         k = min(self.owner.candidates, scores.shape[1])
