@@ -54,9 +54,9 @@ test check: export OMP_NUM_THREADS := 1
 test check: export OPENBLAS_NUM_THREADS := 1
 test: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
 test:
-	@# the two environments are installed side by side (mostly reading and writing files)
-	$(MAKE) --no-print-directory -j2 --output-sync=target install $(COLAB_VENV)/.installed
-	$(MAKE) --no-print-directory browser
+	@# the two environments and the browser are installed side by side (mostly downloading,
+	@# reading and writing files)
+	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_VENV)/.installed browser
 	$(BIN)/ruff check .
 	rm -rf _build/figures
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
