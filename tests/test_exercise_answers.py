@@ -100,3 +100,14 @@ def test_answers_are_hidden_in_a_dropdown_under_their_exercise(chapter):
     assert exercises.count("<details>") == exercises.count("</details>")
     for block in re.findall(r"<details>(.*?)</details>", exercises, flags=re.S):
         assert block.startswith("<summary>Answer</summary>\n\n") and len(block) > 150
+
+
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "notebooks").glob("*.md")))
+def test_every_exercise_has_a_hidden_answer(chapter):
+    """Each numbered exercise of a chapter carries its own answer dropdown."""
+    text = (ROOT / "notebooks" / chapter).read_text()
+    exercises = text.partition("## Exercises\n")[2].split("```{code-cell}")[0]
+    items = re.split(r"(?m)^(?=\d+\. )", exercises)[1:]
+    assert items, f"{chapter} has no numbered exercises"
+    unanswered = [k for k, item in enumerate(items, 1) if "<details>" not in item]
+    assert not unanswered, f"{chapter}: exercise(s) {unanswered} have no answer"
