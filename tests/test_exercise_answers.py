@@ -92,11 +92,16 @@ def test_chapter_8_self_pairs_take_exactly_a_tenth_off_the_diversity():
     assert with_self == pytest.approx(0.9 * metrics.diversity(lists, item_vectors=vectors))
 
 
+def exercises_of(chapter: str) -> str:
+    """The text of a chapter's exercises section, up to its next code cell."""
+    text = (ROOT / "notebooks" / chapter).read_text()
+    return text.partition("## Exercises\n")[2].split("```{code-cell}")[0]
+
+
 @pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "notebooks").glob("*.md")))
 def test_answers_are_hidden_in_a_dropdown_under_their_exercise(chapter):
     """Where a chapter's exercise has an answer, it is a <details> block that closes."""
-    text = (ROOT / "notebooks" / chapter).read_text()
-    exercises = text.partition("## Exercises\n")[2].split("```{code-cell}")[0]
+    exercises = exercises_of(chapter)
     assert exercises.count("<details>") == exercises.count("</details>")
     for block in re.findall(r"<details>(.*?)</details>", exercises, flags=re.S):
         assert block.startswith("<summary>Answer</summary>\n\n") and len(block) > 150
@@ -105,9 +110,7 @@ def test_answers_are_hidden_in_a_dropdown_under_their_exercise(chapter):
 @pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "notebooks").glob("*.md")))
 def test_every_exercise_has_a_hidden_answer(chapter):
     """Each numbered exercise of a chapter carries its own answer dropdown."""
-    text = (ROOT / "notebooks" / chapter).read_text()
-    exercises = text.partition("## Exercises\n")[2].split("```{code-cell}")[0]
-    items = re.split(r"(?m)^(?=\d+\. )", exercises)[1:]
+    items = re.split(r"(?m)^(?=\d+\. )", exercises_of(chapter))[1:]
     assert items, f"{chapter} has no numbered exercises"
     unanswered = [k for k, item in enumerate(items, 1) if "<details>" not in item]
     assert not unanswered, f"{chapter}: exercise(s) {unanswered} have no answer"
