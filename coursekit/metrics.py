@@ -46,6 +46,24 @@ def _pair(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.nda
     return a, p
 
 
+def log_loss(clicked: np.ndarray, probability: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy of predicted click probabilities (lower is better)."""
+    y = np.asarray(clicked, dtype=np.float64)
+    p = np.clip(np.asarray(probability, dtype=np.float64), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def auc(clicked: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a random click is scored above a random
+    non-click (ties count half), from the ranks of the scores."""
+    y = np.asarray(clicked).astype(bool)
+    if y.all() or not y.any():
+        raise ValueError("AUC needs both clicks and non-clicks among the pairs.")
+    ranks = pd.Series(np.asarray(scores, dtype=np.float64)).rank().to_numpy()
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def evaluate_ratings(model: "Recommender", ratings: pd.DataFrame) -> dict[str, float]:
     """RMSE and MAE of ``model`` on a ratings frame, and how many rows needed a fallback."""
     predicted = model.predict_frame(ratings, unknown="fallback")

@@ -12,12 +12,20 @@ from coursekit import data as ckd
 from coursekit import metrics
 from coursekit.data.movielens import MovieLens
 from coursekit.data.splits import Split
+from coursekit.errors import RatingsNotPredictedError
+from coursekit.models import BiasBaseline
+from coursekit.models.blend import LinearBlend, blend_weights
 from coursekit.models.checks import contract_split
 from coursekit.models.fm import (
     BLOCKS,
+    BayesianFactorizationMachine,
+    DeepCrossNetwork,
+    DeepFM,
     FactorizationMachine,
+    FactorizationMachineNet,
     FeatureBlocks,
     as_sparse_tensor,
+    field_embeddings,
     pairwise_interactions,
     pairwise_interactions_directly,
 )
@@ -108,3 +116,138 @@ def test_a_saved_machine_predicts_the_same_after_loading(tmp_path):
     before = model.predict_frame(split.test)
     loaded = FactorizationMachine.load(model.save(tmp_path / "fm"))
     np.testing.assert_allclose(loaded.predict_frame(split.test), before, rtol=1e-6)
+
+
+def test_field_embeddings_sum_each_block_of_a_row():
+    rng = np.random.default_rng(1)
+    columns = {"a": (0, 3), "b": (3, 7), "c": (7, 9)}
+    x = rng.random((5, 9)) * (rng.random((5, 9)) < 0.6)
+    v = rng.normal(size=(9, 4)).astype(np.float32)
+    net = FactorizationMachineNet(columns, 4, 0.0, 0.0)
+    fields = np.asarray(field_embeddings(as_sparse_tensor(sp.csr_matrix(x)), v,
+                                         net.field_of_column, net.n_fields))
+    expected = np.stack([x[:, a:b] @ v[a:b] for a, b in columns.values()], axis=1)
+    np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", [DeepFM, DeepCrossNetwork])
+def test_deep_variants_learn_the_planted_interaction(kind):
+    split = planted_split()
+    model = kind(dim=4, epochs=30, learning_rate=0.02, batch_size=64, hidden_units=(8,),
+                 seed=0).fit(split)
+    truth = split.test["rating"]
+    error = metrics.rmse(truth, model.predict_frame(split.test))
+    assert error < 0.6 * metrics.rmse(truth, np.full(len(truth), split.train["rating"].mean()))
+
+
+def without_films(split: Split, films: list[int]) -> Split:
+    """``split`` with every training rating of ``films`` moved to its test part."""
+    gone = split.train["item"].isin(films)
+    test = pd.concat([split.test, split.train[gone]], ignore_index=True)
+    return Split(split.train[~gone].reset_index(drop=True), test, dataset=split.dataset,
+                 rating_scale=split.rating_scale)
+
+
+def test_an_unseen_film_is_predicted_from_its_features():
+    split = planted_split()
+    comedy = split.dataset.items.set_index("item")["genres"].map(lambda g: g == ["Comedy"])
+    films = [int(comedy[comedy].index[0]), int(comedy[~comedy].index[0])]
+    cold = without_films(split, films)
+    model = FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64,
+                                 seed=0).fit(cold)
+    men = split.dataset.users.loc[split.dataset.users["gender"] == "M", "user"].to_numpy()[:5]
+    for film, men_like_it in zip(films, (True, False), strict=True):
+        for_men = model.predict(men, np.full(men.size, film), unknown="fallback")
+        assert ((for_men > 3) == men_like_it).all()  # the features decide, not the mean
+    rows = cold.test[cold.test["item"].isin(films)]
+    truth = rows["rating"].to_numpy()
+    assert metrics.rmse(truth, model.predict_frame(rows)) < 0.6 * metrics.rmse(
+        truth, np.full(truth.size, cold.train["rating"].mean()))
+
+
+def test_a_new_user_gets_a_list_from_demographics():
+    split = planted_split()
+    model = FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64,
+                                 seed=0).fit(split)
+    genres = split.dataset.items.set_index("item")["genres"]
+    for gender, genre in (("M", ["Comedy"]), ("F", ["Drama"])):
+        top = model.recommend_new_user(30, gender, "writer", n=5)
+        assert (top["item"].map(genres).map(lambda g, genre=genre: g == genre)).all()
+        assert list(top.index) == [1, 2, 3, 4, 5] and top["score"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="demographics"):
+        FactorizationMachine(blocks=("user", "item"), epochs=1).fit(split).recommend_new_user(
+            30, "M", "writer")
+
+
+def test_the_click_task_scores_clicks_and_refuses_ratings():
+    split = planted_split()
+    model = FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64, seed=0,
+                                 task="click", click_threshold=3.0).fit(split)
+    clicked = (split.test["rating"] >= 3).to_numpy()
+    chance = model.click_probability(split.test["user"], split.test["item"])
+    assert ((chance > 0) & (chance < 1)).all()
+    assert metrics.auc(clicked, chance) > 0.95
+    constant = metrics.log_loss(clicked, np.full(clicked.size, clicked.mean()))
+    assert metrics.log_loss(clicked, chance) < 0.5 * constant
+    with pytest.raises(RatingsNotPredictedError):
+        model.predict(split.test["user"][:2], split.test["item"][:2])
+    with pytest.raises(ValueError, match="task"):
+        FactorizationMachine(task="clicks")
+
+
+def test_log_loss_and_auc_match_their_definitions():
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    clicked = rng.random(200) < 0.4
+    scores = np.round(rng.random(200), 1)  # with ties
+    assert metrics.auc(clicked, scores) == pytest.approx(roc_auc_score(clicked, scores))
+    assert metrics.log_loss(clicked, scores) == pytest.approx(
+        log_loss(clicked, np.clip(scores, 1e-7, 1 - 1e-7)))
+    with pytest.raises(ValueError, match="both clicks and non-clicks"):
+        metrics.auc(np.ones(3, bool), np.arange(3))
+
+
+def test_blend_weights_recover_a_known_combination():
+    rng = np.random.default_rng(0)
+    predictions = rng.normal(size=(500, 3))
+    ratings = 0.5 + predictions @ np.array([0.6, 0.3, 0.0])
+    weights, intercept = blend_weights(predictions, ratings, ridge=1e-6)
+    np.testing.assert_allclose(weights, [0.6, 0.3, 0.0], atol=1e-4)
+    assert intercept == pytest.approx(0.5, abs=1e-4)
+
+
+def test_a_blend_fits_its_weights_on_ratings_its_members_never_saw():
+    split = planted_split()
+    blend = LinearBlend({
+        "FM": FactorizationMachine(dim=4, epochs=20, learning_rate=0.02, batch_size=64),
+        "biases": BiasBaseline()}).fit(split)
+    assert list(blend.weights_.index) == ["FM", "biases"]
+    held = blend.held_predictions_
+    # the blend is at least as good as its best member on the part its weights came from
+    fitted = held.to_numpy() @ blend.weights_.to_numpy() + blend.intercept_
+    assert metrics.rmse(blend.held_ratings_, fitted) <= min(
+        metrics.rmse(blend.held_ratings_, held[name]) for name in held) + 1e-9
+    # and no member trained on those ratings
+    for member in blend.members.values():
+        assert len(member.users_.ids_) <= split.train["user"].nunique()
+        assert member.seen_.sum() == len(split.train) - len(held)
+    truth = split.test["rating"]
+    assert metrics.rmse(truth, blend.predict_frame(split.test)) < 0.6 * metrics.rmse(
+        truth, np.full(len(truth), split.train["rating"].mean()))
+
+
+def test_the_bayesian_machine_learns_the_interaction_and_reads_features_cold():
+    pytest.importorskip("myfm")
+    split = planted_split()
+    comedy = split.dataset.items.set_index("item")["genres"].map(lambda g: g == ["Comedy"])
+    film = int(comedy[comedy].index[0])
+    cold = without_films(split, [film])
+    model = BayesianFactorizationMachine(rank=4, n_iter=60, n_kept_samples=40).fit(cold)
+    truth = cold.test["rating"]
+    assert metrics.rmse(truth, model.predict_frame(cold.test)) < 0.6 * metrics.rmse(
+        truth, np.full(len(truth), cold.train["rating"].mean()))
+    men = split.dataset.users.loc[split.dataset.users["gender"] == "M", "user"].to_numpy()[:5]
+    assert (model.predict(men, np.full(men.size, film), unknown="fallback") > 3).all()
+    with pytest.raises(ValueError, match="n_kept_samples"):
+        BayesianFactorizationMachine(n_iter=10, n_kept_samples=20)

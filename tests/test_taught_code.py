@@ -60,6 +60,14 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/implicit.py", "als_solve"),
         ("coursekit/topn.py", "sampled_hit_rate"),
     ],
+    "16_side_information": [
+        ("coursekit/models/fm.py", "pairwise_interactions"),
+        ("coursekit/models/fm.py", "FactorizationMachineNet"),
+        ("coursekit/models/fm.py", "field_embeddings"),
+        ("coursekit/models/fm.py", "DeepFMNet"),
+        ("coursekit/models/fm.py", "DeepCrossNet"),
+        ("coursekit/models/blend.py", "blend_weights"),
+    ],
     "10_scaling_up": [
         ("coursekit/models/fast_mf.py", "mf_gradients"),
         ("coursekit/models/rowwise.py", "rowwise_adagrad_update"),

@@ -42,7 +42,11 @@ class TowerFeatures:
 
     def users(self, ids) -> dict[str, np.ndarray]:
         """Age group, gender and occupation codes of user ids (0: unknown)."""
-        rows = self.user_table.reindex(pd.Index(np.asarray(ids)))
+        return self.code_users(self.user_table.reindex(pd.Index(np.asarray(ids))))
+
+    def code_users(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The codes of users described by a table with age, gender and occupation columns
+        (a missing value or an occupation the dataset does not know: 0)."""
         known = rows["age"].notna().to_numpy()
         age = np.where(known, np.digitize(rows["age"].fillna(0), AGE_GROUPS) + 1, 0)
         gender = rows["gender"].map({"M": 1, "F": 2}).fillna(0)

@@ -155,6 +155,12 @@ class Recommender:
         """Scores where the user or the item (index -1) is unknown: the global mean."""
         return np.full(users.shape, self.global_mean_, dtype=np.float32)
 
+    def _predict_unknown(self, users: np.ndarray, items: np.ndarray, user_ids: np.ndarray,
+                         item_ids: np.ndarray) -> np.ndarray:
+        """Scores of pairs with an unknown user or item (index -1), given their raw ids too:
+        ``_predict_cold`` by default; a model with side features reads them by id."""
+        return self._predict_cold(users, items)
+
     # --- the shared interface ------------------------------------------------------------
     def fit(
         self, data: Split | pd.DataFrame, verbose: int = 0, *,
@@ -218,7 +224,8 @@ class Recommender:
                 raise UnknownIdError(
                     f"{int((i < 0).sum())} item(s) were not in the training data, e.g. {missing}; "
                     "the model has no embedding for them. Pass unknown='fallback' to predict "
-                    "the global mean (plus the user's bias, where the model has one)."
+                    "the global mean (plus the user's bias, where the model has one; a model "
+                    "with side features predicts from the item's features)."
                 )
             if (u < 0).any():
                 warnings.warn(
@@ -231,7 +238,8 @@ class Recommender:
         if known.any():
             scores[known] = self._predict_known(u[known], i[known])
         if (~known).any():
-            scores[~known] = self._predict_cold(u[~known], i[~known])
+            scores[~known] = self._predict_unknown(u[~known], i[~known], users[~known],
+                                                   items[~known])
         return np.clip(scores, *self.rating_scale)
 
     def predict_frame(self, frame: pd.DataFrame, unknown: Unknown = "fallback") -> np.ndarray:

@@ -91,6 +91,7 @@ class KerasRecommender(Recommender):
     # With callbacks of one's own (timers) it is 1, so that they see every batch,
     # and under a tf.distribute strategy.
     steps_per_execution: int = 32
+    monitor: str = "val_rmse"  # what early stopping watches (lower is better)
 
     def __init__(
         self,
@@ -134,18 +135,21 @@ class KerasRecommender(Recommender):
         own_callbacks = bool(self.callbacks)
         # tf.distribute strategies (chapter 10) run one step per call
         steps = 1 if own_callbacks or tf.distribute.has_strategy() else self.steps_per_execution
-        network.compile(
-            optimizer=self._make_optimizer(), loss="mse",
-            metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
-            steps_per_execution=steps,
-        )
+        loss, metrics = self._loss_and_metrics()
+        network.compile(optimizer=self._make_optimizer(), loss=loss, metrics=metrics,
+                        steps_per_execution=steps)
         return network
+
+    def _loss_and_metrics(self) -> tuple:
+        """The training loss and the metrics Keras reports: squared error and RMSE."""
+        return "mse", [keras.metrics.RootMeanSquaredError(name="rmse")]
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         run = early_stop_then_refit(
             lambda data, held, epochs: self._train(data, held, epochs, verbose),
             (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
+            monitor=self.monitor)
         self.network_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
 

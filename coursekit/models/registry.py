@@ -67,6 +67,20 @@ def _lazy(module: str, cls: str, **fixed: Any) -> Callable[..., Recommender]:
 _QUICK_AUTOREC = {"epochs": 30, "hidden_units": (8,), "batch_size": 8, "learning_rate": 0.05,
                   "l2": 1.0}
 
+# The blend of chapter 16: its members, each with its chapter's settings (or the quick ones).
+BLEND_MEMBERS = ("factorization machine", "DeepFM", "I-AutoRec", "Surprise KNNBaseline")
+
+
+def _blend(members: tuple[str, ...] = BLEND_MEMBERS, quick: bool = False,
+           **settings: Any) -> Recommender:
+    from .blend import LinearBlend
+
+    return LinearBlend({name: make_model(name, **(MODELS[name].quick if quick else {}))
+                        for name in members}, **settings)
+
+
+_QUICK_FEATURES = {"epochs": 2, "dim": 4, "batch_size": 64}
+
 _QUICK_SEQUENCE = {"epochs": 2, "dim": 8, "max_len": 8, "batch_size": 16}
 _QUICK_IMPLICIT = {"epochs": 2, "dim": 8, "batch_size": 64}
 
@@ -134,6 +148,17 @@ _ENTRIES = [
                {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
     ModelEntry("NeuMF", 13, ("TOPN",), _lazy("coursekit.models.implicit", "NeuMF"), "keras",
                {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
+    ModelEntry("factorization machine", 16, ("RATING",),
+               _lazy("coursekit.models.fm", "FactorizationMachine"), "keras", _QUICK_FEATURES),
+    ModelEntry("DeepFM", 16, ("RATING",), _lazy("coursekit.models.fm", "DeepFM"), "keras",
+               {**_QUICK_FEATURES, "hidden_units": (8,)}),
+    ModelEntry("DCN-v2", 16, ("RATING",), _lazy("coursekit.models.fm", "DeepCrossNetwork"),
+               "keras", {**_QUICK_FEATURES, "hidden_units": (8,), "projection_dim": 4}),
+    ModelEntry("Bayesian FM (myFM)", 16, ("RATING",),
+               _lazy("coursekit.models.fm", "BayesianFactorizationMachine"),
+               quick={"n_iter": 5, "n_kept_samples": 3, "rank": 4}),
+    ModelEntry("blend", 16, ("RATING",), _blend, "keras",
+               {"quick": True, "members": ("user + item biases", "factorization machine")}),
 ]
 
 MODELS: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}

@@ -1,0 +1,105 @@
+"""Blending: a linear combination of several models' predicted ratings, its weights fitted on
+ratings none of them trained on, as the Netflix Prize teams blended theirs (Töscher, Jahrer
+and Bell 2009).
+
+    blend = LinearBlend({"FM": FactorizationMachine(), "KNN": ...}).fit(split)
+    blend.weights_                       # one weight per model, and the intercept
+    blend.predict(users, items)
+
+The members train on the training ratings less a held-out part (``validation_fraction`` of
+them, or the split's own validation part); a ridge regression of the held-out ratings on the
+members' predictions gives the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from coursekit.data.splits import Split
+
+from .base import Recommender
+from .training import holdout_mask
+
+
+def blend_weights(predictions: np.ndarray, ratings: np.ndarray, ridge: float
+                  ) -> tuple[np.ndarray, float]:
+    """Least-squares weights of the columns of ``predictions`` (one per model) for
+    ``ratings``, with an L2 penalty ``ridge`` on the weights (not on the intercept)."""
+    mean_p, mean_r = predictions.mean(0), ratings.mean()
+    centred = predictions - mean_p
+    gram = centred.T @ centred + ridge * np.eye(predictions.shape[1])
+    weights = np.linalg.solve(gram, centred.T @ (ratings - mean_r))
+    return weights, float(mean_r - mean_p @ weights)
+
+
+class LinearBlend(Recommender):
+    """A linear blend of ``members`` (name -> unfitted model), fitted on held-out ratings."""
+
+    name = "blend"
+
+    def __init__(self, members: Mapping[str, Recommender], validation_fraction: float = 0.1,
+                 ridge: float = 1.0, seed: int = 0) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a blend needs at least one model in members")
+        self.members = dict(members)
+        self.validation_fraction, self.ridge, self.seed = validation_fraction, ridge, seed
+
+    def fit(self, data, verbose: int = 0, **options) -> LinearBlend:
+        self.dataset_ = getattr(data, "dataset", None)
+        return super().fit(data, verbose, **options)
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        frame = self._frame(users, items, ratings)
+        if validation is not None:
+            fit_part, held_part = frame, self._frame(*validation)
+        else:
+            held = holdout_mask(len(frame), self.validation_fraction, self.seed)
+            fit_part, held_part = frame[~held], frame[held]
+        members_split = Split(fit_part.reset_index(drop=True), held_part.reset_index(drop=True),
+                              name="blend members", rating_scale=self.rating_scale,
+                              dataset=self.dataset_, validated=True)
+        columns = []
+        for member in tqdm(self.members.values(), desc="blend members",
+                                 disable=not verbose):
+            member.fit(members_split)
+            columns.append(member.predict_frame(members_split.test))
+        predictions = np.column_stack(columns).astype(np.float64)
+        self.held_predictions_ = pd.DataFrame(predictions, columns=list(self.members))
+        self.held_ratings_ = members_split.test["rating"].to_numpy(np.float64)
+        weights, self.intercept_ = blend_weights(predictions, self.held_ratings_, self.ridge)
+        self.weights_ = pd.Series(weights, index=list(self.members), name="weight")
+
+    def _frame(self, users, items, ratings) -> pd.DataFrame:
+        return pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items],
+                             "rating": ratings})
+
+    def _blend(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        columns = [member.predict(user_ids, item_ids, unknown="fallback")
+                   for member in self.members.values()]
+        scores = np.column_stack(columns) @ self.weights_.to_numpy() + self.intercept_
+        return scores.astype(np.float32)
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._blend(self.users_.ids_[users], self.items_.ids_[items])
+
+    def _predict_unknown(self, users: np.ndarray, items: np.ndarray, user_ids: np.ndarray,
+                         item_ids: np.ndarray) -> np.ndarray:
+        return self._blend(user_ids, item_ids)  # each member has its own cold start
+
+    # --- persistence: each member in a folder of its own, in the members' order ----------
+    def _unpicklable(self) -> set[str]:
+        return {"members"}
+
+    def _save_extra(self, folder: Path) -> None:
+        for number, member in enumerate(self.members.values()):
+            member.save(folder / f"member_{number}")
+
+    def _load_extra(self, folder: Path) -> None:
+        self.members = {name: Recommender.load(folder / f"member_{number}")
+                        for number, name in enumerate(self.weights_.index)}
