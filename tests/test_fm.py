@@ -189,6 +189,8 @@ def test_the_click_task_scores_clicks_and_refuses_ratings():
     assert metrics.auc(clicked, chance) > 0.95
     constant = metrics.log_loss(clicked, np.full(clicked.size, clicked.mean()))
     assert metrics.log_loss(clicked, chance) < 0.5 * constant
+    unseen = model.click_probability([1, 1], [999, 1])  # a film never seen: its features
+    assert ((unseen > 0) & (unseen < 1)).all()
     with pytest.raises(RatingsNotPredictedError):
         model.predict(split.test["user"][:2], split.test["item"][:2])
     with pytest.raises(ValueError, match="task"):

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from coursekit.data.features import TowerFeatures
 from coursekit.data.movielens import MovieLens
 
-from .base import Recommender
+from .base import Recommender, _pairs
 from .keras_base import KerasRecommender
 
 BLOCKS = ("user", "age", "gender", "occupation", "item", "genres", "year", "rated",
@@ -352,9 +352,26 @@ class FactorizationMachine(KerasRecommender):
 
     def click_probability(self, users, items) -> np.ndarray:
         """The chance of a click on raw ``(user, item)`` pairs (the click task only)."""
+        self._check_fitted()
         if self.task != "click":
             raise ValueError("click_probability needs a model trained with task='click'.")
-        return 1.0 / (1.0 + np.exp(-self.score(users, items).astype(np.float64)))
+        users, items = _pairs(users, items)
+        u = self.users_.encode(users, unknown="mask")
+        i = self.items_.encode(items, unknown="mask")
+        known = (u >= 0) & (i >= 0)
+        logits = np.empty(u.shape, dtype=np.float64)
+        if known.any():
+            logits[known] = self._predict_known(u[known], i[known])
+        if (~known).any():  # an unseen user or film: from its features
+            logits[~known] = self._predict_unknown(u[~known], i[~known], users[~known],
+                                                   items[~known])
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Without side features: the global mean rating, or the training click rate."""
+        if self.task == "rating":
+            return super()._predict_cold(users, items)
+        return np.full(users.shape, self.start_mean_, dtype=np.float32)
 
     def _make_optimizer(self):
         """Adam; with ``weight_averaging`` (a momentum such as 0.99), it also keeps an
