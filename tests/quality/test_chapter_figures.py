@@ -243,8 +243,9 @@ def test_side_features_help_where_ids_cannot(chapter):
     ablation = {key.split(" | ")[1]: value for key, value in ch16.items()
                 if key.startswith("ablation | ")}
     print(ablation)
-    steps = list(ablation.values())
-    assert steps[-1] < steps[0]  # every block together beats the ids alone on validation
+    # every block together beats the ids alone on validation (the figures come back sorted by
+    # name, so the rows are read by their labels)
+    assert ablation["+ each film's raters (all blocks)"] < ablation["ids only"]
     # cold start: films unseen in training, from their features against the global mean
     assert ch16["cold | factorization machine (features)"] < ch16["cold | global mean (fallback)"]
     # clicks: every click model ranks clicks better than a coin, and beats the constant rate
