@@ -64,6 +64,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/fm.py", "pairwise_interactions"),
         ("coursekit/models/fm.py", "FactorizationMachineNet"),
         ("coursekit/models/fm.py", "field_embeddings"),
+        ("coursekit/models/fm.py", "perceptron"),
         ("coursekit/models/fm.py", "DeepFMNet"),
         ("coursekit/models/fm.py", "DeepCrossNet"),
         ("coursekit/models/blend.py", "blend_weights"),

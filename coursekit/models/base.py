@@ -233,6 +233,16 @@ class Recommender:
                     "they get the cold-start fallback.",
                     stacklevel=2,
                 )
+        return np.clip(self._scores_of_ids(users, items, u, i), *self.rating_scale)
+
+    def _scores_of_ids(self, users: np.ndarray, items: np.ndarray,
+                       u: np.ndarray | None = None, i: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores of raw-id pairs (``u``, ``i``: their encoded indices, -1 when unknown,
+        computed when not given): known pairs from the model, the others from its cold
+        start (``_predict_unknown``)."""
+        if u is None or i is None:
+            u = self.users_.encode(users, unknown="mask")
+            i = self.items_.encode(items, unknown="mask")
         known = (u >= 0) & (i >= 0)
         scores = np.empty(u.shape, dtype=np.float32)
         if known.any():
@@ -240,7 +250,7 @@ class Recommender:
         if (~known).any():
             scores[~known] = self._predict_unknown(u[~known], i[~known], users[~known],
                                                    items[~known])
-        return np.clip(scores, *self.rating_scale)
+        return scores
 
     def predict_frame(self, frame: pd.DataFrame, unknown: Unknown = "fallback") -> np.ndarray:
         """Predictions for every row of a ratings frame (for evaluation)."""

@@ -117,6 +117,22 @@ class FactorizationMachineNet(keras.Model):
         """The pairwise term (DeepFM and DCN replace or extend it)."""
         return pairwise_interactions(x, self.v)
 
+    def flat_field_embeddings(self, x):
+        """The field embeddings of batch ``x``, concatenated: one (fields x factors) row each,
+        what DeepFM's and DCN's deep parts read."""
+        fields = field_embeddings(x, self.v, self.field_of_column, self.n_fields)
+        return keras.ops.reshape(fields, (-1, self.n_fields * self.v.shape[1]))
+
+
+def perceptron(hidden_units: Sequence[int], dropout: float) -> keras.Sequential:
+    """ReLU layers of ``hidden_units``, each followed by dropout, then one output unit that
+    starts at zero (so a deep part adds nothing until it has learned something)."""
+    return keras.Sequential(
+        [layer for units in hidden_units
+         for layer in (keras.layers.Dense(units, activation="relu"),
+                       keras.layers.Dropout(dropout))]
+        + [keras.layers.Dense(1, kernel_initializer="zeros")])
+
 
 class DeepFMNet(FactorizationMachineNet):
     """DeepFM (Guo et al. 2017): the factorization machine plus a multilayer perceptron over
@@ -126,15 +142,10 @@ class DeepFMNet(FactorizationMachineNet):
                  offset: float, hidden_units: Sequence[int] = (64, 32),
                  dropout: float = 0.2) -> None:
         super().__init__(columns, dim, l2, offset, name="deepfm")
-        self.deep = keras.Sequential(
-            [layer for units in hidden_units
-             for layer in (keras.layers.Dense(units, activation="relu"),
-                           keras.layers.Dropout(dropout))]
-            + [keras.layers.Dense(1, kernel_initializer="zeros")])
+        self.deep = perceptron(hidden_units, dropout)
 
     def extra(self, x, training=False):
-        fields = field_embeddings(x, self.v, self.field_of_column, self.n_fields)
-        flat = keras.ops.reshape(fields, (-1, self.n_fields * self.v.shape[1]))
+        flat = self.flat_field_embeddings(x)
         return pairwise_interactions(x, self.v) + self.deep(flat, training=training)[:, 0]
 
 
@@ -153,15 +164,10 @@ class DeepCrossNet(FactorizationMachineNet):
         super().__init__(columns, dim, l2, offset, name="deep_cross_network")
         self.crosses = [keras_rs.layers.FeatureCross(projection_dim=projection_dim)
                         for _ in range(cross_layers)]
-        self.deep = keras.Sequential(
-            [layer for units in hidden_units
-             for layer in (keras.layers.Dense(units, activation="relu"),
-                           keras.layers.Dropout(dropout))]
-            + [keras.layers.Dense(1, kernel_initializer="zeros")])
+        self.deep = perceptron(hidden_units, dropout)
 
     def extra(self, x, training=False):
-        fields = field_embeddings(x, self.v, self.field_of_column, self.n_fields)
-        x0 = keras.ops.reshape(fields, (-1, self.n_fields * self.v.shape[1]))
+        x0 = self.flat_field_embeddings(x)
         crossed = x0
         for cross in self.crosses:
             crossed = cross(x0, crossed)
@@ -355,17 +361,8 @@ class FactorizationMachine(KerasRecommender):
         self._check_fitted()
         if self.task != "click":
             raise ValueError("click_probability needs a model trained with task='click'.")
-        users, items = _pairs(users, items)
-        u = self.users_.encode(users, unknown="mask")
-        i = self.items_.encode(items, unknown="mask")
-        known = (u >= 0) & (i >= 0)
-        logits = np.empty(u.shape, dtype=np.float64)
-        if known.any():
-            logits[known] = self._predict_known(u[known], i[known])
-        if (~known).any():  # an unseen user or film: from its features
-            logits[~known] = self._predict_unknown(u[~known], i[~known], users[~known],
-                                                   items[~known])
-        return 1.0 / (1.0 + np.exp(-logits))
+        logits = self._scores_of_ids(*_pairs(users, items))  # unseen ones from features
+        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Without side features: the global mean rating, or the training click rate."""
@@ -541,8 +538,9 @@ class BayesianFactorizationMachine(Recommender):
                                      zip((users, items, ratings), validation, strict=True))
         self.features_ = FeatureBlocks(self.dataset_, self.users_.ids_, self.items_.ids_,
                                        users, items, self.blocks)
-        user_part, user_groups = self.features_.side_matrix("user")
-        item_part, item_groups = self.features_.side_matrix("item")
+        (user_part, user_groups), (item_part, item_groups) = (
+            self.features_.side_matrix("user"), self.features_.side_matrix("item"))
+        self.parts_ = (user_part, item_part)  # every user's and film's own columns, once
         self.model_ = myfm.MyFMRegressor(rank=self.rank, random_seed=self.seed)
         self.model_.fit(sp.csr_matrix((users.size, 0), dtype=np.float32), ratings,
                         X_rel=[myfm.RelationBlock(users, user_part),
@@ -558,8 +556,7 @@ class BayesianFactorizationMachine(Recommender):
                    myfm.RelationBlock(items, item_part)]).astype(np.float32)
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._predict_rows(users, items, self.features_.side_matrix("user")[0],
-                                  self.features_.side_matrix("item")[0])
+        return self._predict_rows(users, items, *self.parts_)
 
     def _predict_unknown(self, users: np.ndarray, items: np.ndarray, user_ids: np.ndarray,
                          item_ids: np.ndarray) -> np.ndarray:
