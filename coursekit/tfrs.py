@@ -325,6 +325,7 @@ class RankingRecommender(Recommender):
     """
 
     name = "TFRS ranking"
+    keeps_validation_predictions = True
 
     def __init__(self, n_factors: int = 32, epochs: int = 30, batch_size: int = 256,
                  learning_rate: float = 3e-4, patience: int = 2,
@@ -367,9 +368,15 @@ class RankingRecommender(Recommender):
 
         run = early_stop_then_refit(
             train, (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit)
+            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
+            on_stopped=self._stopped)
         self.model_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+
+    def _stopped(self, model, validation) -> None:
+        """The early-stopped model's predictions of the validation ratings (for blends)."""
+        self.model_ = model
+        self._keep_validation_predictions(validation)
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = self.model_({"user": tf.constant(self.user_ids_[users]),

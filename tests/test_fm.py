@@ -16,6 +16,7 @@ from coursekit.errors import RatingsNotPredictedError
 from coursekit.models import BiasBaseline
 from coursekit.models.blend import LinearBlend, blend_weights
 from coursekit.models.checks import contract_split
+from coursekit.models.training import holdout_mask
 from coursekit.models.fm import (
     BLOCKS,
     BayesianFactorizationMachine,
@@ -222,22 +223,45 @@ def test_blend_weights_recover_a_known_combination():
 
 def test_a_blend_fits_its_weights_on_ratings_its_members_never_saw():
     split = planted_split()
-    blend = LinearBlend({
-        "FM": FactorizationMachine(dim=4, epochs=20, learning_rate=0.02, batch_size=64),
-        "biases": BiasBaseline()}).fit(split)
+    settings = {"dim": 4, "epochs": 20, "learning_rate": 0.02, "batch_size": 64}
+    blend = LinearBlend({"FM": FactorizationMachine(**settings),
+                         "biases": BiasBaseline()}).fit(split)
     assert list(blend.weights_.index) == ["FM", "biases"]
     held = blend.held_predictions_
     # the blend is at least as good as its best member on the part its weights came from
     fitted = held.to_numpy() @ blend.weights_.to_numpy() + blend.intercept_
     assert metrics.rmse(blend.held_ratings_, fitted) <= min(
         metrics.rmse(blend.held_ratings_, held[name]) for name in held) + 1e-9
-    # and no member trained on those ratings
-    for member in blend.members.values():
-        assert len(member.users_.ids_) <= split.train["user"].nunique()
-        assert member.seen_.sum() == len(split.train) - len(held)
+    # the held-out predictions come from models that never learned from those ratings
+    mask = holdout_mask(len(split.train), 0.1, seed=0)
+    rest, held_out = split.train[~mask], split.train[mask]
+    np.testing.assert_array_equal(blend.held_ratings_, held_out["rating"])
+    alone = Split(rest, held_out, validation=held_out, dataset=split.dataset)
+    np.testing.assert_allclose(held["biases"], BiasBaseline().fit(alone).predict_frame(held_out),
+                               rtol=1e-6)
+    fm_alone = FactorizationMachine(**settings, refit=False).fit(alone)
+    np.testing.assert_allclose(held["FM"], fm_alone.predict_frame(held_out), atol=1e-3)
+    # and then every member was fitted on all the training ratings
+    fm, biases = blend.members.values()
+    assert fm.epochs_trained_ > fm.best_epoch_  # the refit after early stopping
+    assert biases.seen_.sum() == len(split.train)
+    assert not np.allclose(biases.predict_frame(held_out), held["biases"])
     truth = split.test["rating"]
     assert metrics.rmse(truth, blend.predict_frame(split.test)) < 0.6 * metrics.rmse(
         truth, np.full(len(truth), split.train["rating"].mean()))
+
+
+def test_a_blend_uses_a_member_already_fitted_on_the_same_ratings():
+    split = planted_split()
+    fm = FactorizationMachine(dim=4, epochs=20, learning_rate=0.02, batch_size=64).fit(split)
+    network = fm.network_
+    blend = LinearBlend({"FM": fm, "biases": BiasBaseline()}).fit(split)
+    assert blend.members["FM"].network_ is network  # not fitted again
+    np.testing.assert_array_equal(blend.held_predictions_["FM"],
+                                  fm.validation_predictions_["prediction"])
+    # another held-out part (another seed) does not match: the member is fitted again
+    LinearBlend({"FM": fm}, seed=1).fit(split)
+    assert fm.network_ is not network
 
 
 def test_the_bayesian_machine_learns_the_interaction_and_reads_features_cold():

@@ -52,6 +52,7 @@ class AutoRec(Recommender):
     """
 
     name = "AutoRec"
+    keeps_validation_predictions = True
 
     def __init__(
         self,
@@ -176,10 +177,17 @@ class AutoRec(Recommender):
         run = early_stop_then_refit(
             train, (users, items, ratings), validation, epochs=self.epochs,
             validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
-            examples=lambda data: self._matrix_shape()[0])  # an epoch iterates over rows
+            examples=lambda data: self._matrix_shape()[0],  # an epoch iterates over rows
+            on_stopped=self._stopped)
         self.network_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
         self._fill_means()
+
+    def _stopped(self, network, validation) -> None:
+        """The early-stopped network's predictions of the validation ratings (for blends)."""
+        self.network_ = network
+        self._fill_means()
+        self._keep_validation_predictions(validation)
 
     def _fill_means(self) -> None:
         """Per-row and per-column training means, for the cold-start answers."""

@@ -129,6 +129,9 @@ class Recommender:
     name: ClassVar[str] = "model"
     scores_are_ratings: ClassVar[bool] = True  # recommendation scores shown on the rating scale
     predicts_ratings: ClassVar[bool] = True  # False: predict() refuses (ranking-only models)
+    # True: trained by the course's routine, the model keeps its early-stopped predictions of
+    # the validation ratings (``validation_predictions_``) before the refit on all of them
+    keeps_validation_predictions: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.fitted_ = False
@@ -189,9 +192,21 @@ class Recommender:
         )
         self.titles_ = _titles(dataset)
         encoded_validation = self._encode(validation) if validation is not None else None
+        self.validation_predictions_: pd.DataFrame | None = None
         self._fit(*self._encode(train), encoded_validation, verbose)
         self.fitted_ = True
         return self
+
+    def _keep_validation_predictions(self, validation: tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray]) -> None:
+        """Keep the early-stopped model's predictions of the encoded ``validation`` ratings
+        (raw ids, clipped to the scale) in ``validation_predictions_``: ratings the model
+        did not learn from, what a blend is fitted on (:mod:`coursekit.models.blend`)."""
+        users, items, ratings = validation
+        self.validation_predictions_ = pd.DataFrame({
+            "user": self.users_.ids_[users], "item": self.items_.ids_[items],
+            "rating": ratings,
+            "prediction": np.clip(self._predict_known(users, items), *self.rating_scale)})
 
     def _encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (

@@ -6,9 +6,10 @@ and Bell 2009).
     blend.weights_                       # one weight per model, and the intercept
     blend.predict(users, items)
 
-The members train on the training ratings less a held-out part (``validation_fraction`` of
-them, or the split's own validation part); a ridge regression of the held-out ratings on the
-members' predictions gives the weights.
+Each member predicts a held-out part of the training ratings (``validation_fraction`` of
+them, or the split's own validation part) from a model that did not learn from it; a ridge
+regression of the held-out ratings on these predictions gives the weights, and the members
+are then fitted on all training ratings (:meth:`LinearBlend._held_out_predictions`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def blend_weights(predictions: np.ndarray, ratings: np.ndarray, ridge: float
 
 
 class LinearBlend(Recommender):
-    """A linear blend of ``members`` (name -> unfitted model), fitted on held-out ratings."""
+    """A linear blend of ``members`` (name -> model), its weights fitted on held-out ratings;
+    a member already fitted on the same training ratings with the blend's validation
+    fraction and seed is used as it is, the others are fitted here."""
 
     name = "blend"
 
@@ -61,19 +64,42 @@ class LinearBlend(Recommender):
         else:
             held = holdout_mask(len(frame), self.validation_fraction, self.seed)
             fit_part, held_part = frame[~held], frame[held]
-        members_split = Split(fit_part.reset_index(drop=True), held_part.reset_index(drop=True),
-                              name="blend members", rating_scale=self.rating_scale,
-                              dataset=self.dataset_, validated=True)
-        columns = []
-        for member in tqdm(self.members.values(), desc="blend members",
-                                 disable=not verbose):
-            member.fit(members_split)
-            columns.append(member.predict_frame(members_split.test))
+        fit_part, held_part = fit_part.reset_index(drop=True), held_part.reset_index(drop=True)
+        columns = [self._held_out_predictions(member, fit_part, held_part)
+                   for member in tqdm(self.members.values(), desc="blend members",
+                                      disable=not verbose)]
         predictions = np.column_stack(columns).astype(np.float64)
         self.held_predictions_ = pd.DataFrame(predictions, columns=list(self.members))
-        self.held_ratings_ = members_split.test["rating"].to_numpy(np.float64)
+        self.held_ratings_ = held_part["rating"].to_numpy(np.float64)
         weights, self.intercept_ = blend_weights(predictions, self.held_ratings_, self.ridge)
         self.weights_ = pd.Series(weights, index=list(self.members), name="weight")
+
+    def _held_out_predictions(self, member: Recommender, fit_part: pd.DataFrame,
+                              held_part: pd.DataFrame) -> np.ndarray:
+        """A member's predictions of the held-out ratings, from a model that did not learn
+        from them, the member ending fitted on every training rating (the Netflix teams'
+        probe blending).
+
+        A member trained by the course's routine early-stops on the held-out ratings, keeps
+        its predictions of them (``validation_predictions_``) and is refitted on all; one
+        already fitted that way on these training ratings (same validation fraction and seed
+        as the blend's) is used as it is. Any other model is fitted on the rest, predicts the
+        held-out ratings, and is fitted again on all of them."""
+        kept = getattr(member, "validation_predictions_", None)
+        if getattr(member, "fitted_", False) and kept is not None and len(kept) == len(
+                held_part) and all(np.array_equal(kept[key].to_numpy(), held_part[key].to_numpy())
+                                   for key in ("user", "item", "rating")):
+            return kept["prediction"].to_numpy()
+        parts = {"rating_scale": self.rating_scale, "dataset": self.dataset_, "validated": True}
+        if member.keeps_validation_predictions and member.predicts_ratings:
+            member.fit(Split(fit_part, held_part, validation=held_part, name="blend members",
+                             **parts))
+            return member.validation_predictions_["prediction"].to_numpy()
+        member.fit(Split(fit_part, held_part, name="blend members", **parts))
+        predictions = member.predict_frame(held_part)
+        everything = pd.concat([fit_part, held_part], ignore_index=True)
+        member.fit(Split(everything, held_part, name="blend members", **parts))
+        return predictions
 
     def _frame(self, users, items, ratings) -> pd.DataFrame:
         return pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items],

@@ -92,6 +92,7 @@ class KerasRecommender(Recommender):
     # and under a tf.distribute strategy.
     steps_per_execution: int = 32
     monitor: str = "val_rmse"  # what early stopping watches (lower is better)
+    keeps_validation_predictions = True
 
     def __init__(
         self,
@@ -149,9 +150,16 @@ class KerasRecommender(Recommender):
             lambda data, held, epochs: self._train(data, held, epochs, verbose),
             (users, items, ratings), validation, epochs=self.epochs,
             validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
-            monitor=self.monitor)
+            monitor=self.monitor, on_stopped=self._stopped)
         self.network_, self.history_ = run.model, run.history
         self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+
+    def _stopped(self, network, validation) -> None:
+        """The early-stopped network's predictions of the validation ratings (for blends);
+        on the click task there are no ratings to predict."""
+        if self.predicts_ratings:
+            self.network_ = network
+            self._keep_validation_predictions(validation)
 
     def _train(self, data, validation, epochs: int, verbose: int):
         """A fresh network trained for ``epochs`` (early-stopped when ``validation`` is

@@ -81,12 +81,16 @@ def early_stop_then_refit(
     examples: Callable[[Arrays], int] = lambda data: len(data[2]),
     monitor: str = "val_rmse",
     mode: Literal["min", "max"] = "min",
+    on_stopped: Callable[[Any, Arrays], None] | None = None,
 ) -> StoppedRun:
     """Run the routine above. ``train(data, validation, epochs)`` trains a fresh model (with
     early stopping on ``validation`` when it is given, restoring its best weights) and
     returns ``(model, Keras-style history)``; ``examples(data)`` counts what one epoch over
     ``data`` iterates over (by default its ratings); the best epoch has the lowest
-    ``monitor`` (``mode="min"``, an error) or the highest (``mode="max"``, a hit rate)."""
+    ``monitor`` (``mode="min"``, an error) or the highest (``mode="max"``, a hit rate).
+    ``on_stopped(model, validation)`` sees the early-stopped model before any refit (the
+    rating models keep its predictions of the validation ratings, which a blend is fitted
+    on)."""
     if validation is None:
         held = holdout_mask(len(data[2]), validation_fraction, seed)
         validation = tuple(part[held] for part in data)  # type: ignore[assignment]
@@ -95,6 +99,8 @@ def early_stop_then_refit(
     frame = pd.DataFrame(history)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
     best_epoch = int(frame[monitor].idxmin() if mode == "min" else frame[monitor].idxmax())
+    if on_stopped is not None:
+        on_stopped(model, validation)
     if not refit:
         return StoppedRun(model, frame, best_epoch, best_epoch)
     everything = tuple(np.concatenate([a, b]) for a, b in zip(data, validation, strict=True))
