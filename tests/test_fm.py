@@ -16,7 +16,6 @@ from coursekit.errors import RatingsNotPredictedError
 from coursekit.models import BiasBaseline
 from coursekit.models.blend import LinearBlend, blend_weights
 from coursekit.models.checks import contract_split
-from coursekit.models.training import holdout_mask
 from coursekit.models.fm import (
     BLOCKS,
     BayesianFactorizationMachine,
@@ -30,6 +29,7 @@ from coursekit.models.fm import (
     pairwise_interactions,
     pairwise_interactions_directly,
 )
+from coursekit.models.training import holdout_mask
 
 
 def test_the_linear_time_identity_equals_the_sum_over_pairs():
