@@ -111,6 +111,44 @@ def test_the_machine_learns_an_interaction_of_side_features():
     assert model.best_epoch_ >= 1 and len(model.history_) >= model.best_epoch_
 
 
+def test_weight_decay_shrinks_the_weights_of_features_absent_from_the_batch():
+    """The penalty reaches only the features present in a batch; decoupled weight decay
+    shrinks every weight but w0 at every step."""
+    import keras
+
+    columns = {"user": (0, 2), "item": (2, 4)}
+    batch = as_sparse_tensor(sp.csr_matrix(np.array([[1.0, 0.0, 1.0, 0.0]], np.float32)))
+    target = np.array([4.0], np.float32)
+    absent = [1, 3]  # the second user and the second film are not in the batch
+    after = {}
+    for label, settings in {"penalty": {"l2": 1e-2, "weight_decay": 0.0},
+                            "weight decay": {"l2": 0.0, "weight_decay": 0.5}}.items():
+        model = FactorizationMachine(weight_averaging=None, learning_rate=0.1, **settings)
+        keras.utils.set_random_seed(0)
+        network = FactorizationMachineNet(columns, 3, settings["l2"], 3.5)
+        network(batch)
+        network.w.assign(np.ones((4, 1), np.float32))
+        before_v = np.asarray(network.v)[absent].copy()
+        network.compile(optimizer=model._make_optimizer(), loss="mse")
+        network.fit(batch, target, epochs=1, verbose=0)
+        after[label] = (np.asarray(network.w)[absent, 0], np.asarray(network.v)[absent],
+                        before_v, float(np.asarray(network.w0)))
+    w, v, v0, w0 = after["penalty"]
+    np.testing.assert_allclose(w, 1.0)  # untouched: not in the batch
+    np.testing.assert_allclose(v, v0)
+    np.testing.assert_allclose(w0, 3.4, atol=1e-4)
+    w, v, v0, w0 = after["weight decay"]
+    np.testing.assert_allclose(w, 1.0 - 0.1 * 0.5, rtol=1e-5)  # shrunk by lr * decay
+    np.testing.assert_allclose(v, v0 * (1.0 - 0.1 * 0.5), rtol=1e-5)
+    # w0: Adam's first step (0.1) towards the rating, and no decay towards zero
+    np.testing.assert_allclose(w0, 3.4, atol=1e-4)
+
+
+def test_negative_regularisation_is_refused():
+    with pytest.raises(ValueError, match="weight_decay"):
+        FactorizationMachine(weight_decay=-0.1)
+
+
 def test_a_saved_machine_predicts_the_same_after_loading(tmp_path):
     split = planted_split()
     model = FactorizationMachine(dim=4, epochs=3, batch_size=64, seed=0).fit(split)

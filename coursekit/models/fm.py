@@ -317,24 +317,32 @@ class FactorizationMachine(KerasRecommender):
     ``task="click"`` trains on clicks instead (a rating of ``click_threshold`` or more) with
     log-loss; the model then scores pairs by the logit of a click (``click_probability``).
 
-    Chosen on the RATING validation part (training seed 0): the ``rated_by`` block took the
-    best validation RMSE from 0.8995 to 0.8861, and averaging the weights (0.99) to 0.8847;
-    a larger l2 or 32 or 64 factors did not help.
+    Regularised by decoupled weight decay (``weight_decay``, AdamW) rather than the network's
+    penalty on the features present (``l2``), as chosen on the RATING validation part with
+    training seeds 0 and 1: the ``rated_by`` block took the best validation RMSE (seed 0) from
+    0.8995 to 0.8861, averaging the weights (0.99) to 0.8847, and weight decay 0.7 in place of
+    the penalty to 0.8782 (0.8958 to 0.8914 with seed 1); a larger l2, 32 or 64 factors,
+    Adagrad or larger batches did not help.
     """
 
     name = "factorization machine"
 
-    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 1e-3,
-                 epochs: int = 40, batch_size: int = 1024, learning_rate: float = 1e-3,
-                 patience: int = 3, validation_fraction: float = 0.1, refit: bool = True,
-                 seed: int = 0, weight_averaging: float | None = 0.99,
+    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 0.0,
+                 weight_decay: float = 0.7, epochs: int = 80, batch_size: int = 1024,
+                 learning_rate: float = 1e-3, patience: int = 3,
+                 validation_fraction: float = 0.1, refit: bool = True, seed: int = 0,
+                 weight_averaging: float | None = 0.99,
                  task: Literal["rating", "click"] = "rating", click_threshold: float = 4.0,
                  network_class: type[keras.Model] = FactorizationMachineNet) -> None:
         super().__init__(network_class, epochs, batch_size, learning_rate, patience=patience,
                          validation_fraction=validation_fraction, refit=refit, seed=seed)
         if task not in ("rating", "click"):
             raise ValueError(f"task must be 'rating' or 'click', not {task!r}")
+        if l2 < 0 or weight_decay < 0:
+            raise ValueError(f"l2 and weight_decay must be 0 or more, not {l2} and "
+                             f"{weight_decay}")
         self.blocks, self.dim, self.l2 = tuple(blocks), dim, l2
+        self.weight_decay = weight_decay
         self.weight_averaging = weight_averaging
         self.task, self.click_threshold = task, click_threshold
         # the click task scores a pair by the logit of a click: no rating to predict
@@ -371,12 +379,19 @@ class FactorizationMachine(KerasRecommender):
         return np.full(users.shape, self.start_mean_, dtype=np.float32)
 
     def _make_optimizer(self):
-        """Adam; with ``weight_averaging`` (a momentum such as 0.99), it also keeps an
+        """Adam; with ``weight_decay``, AdamW: every weight but ``w0`` also shrinks by
+        ``learning_rate * weight_decay`` of itself at every step, whether its feature is in
+        the batch or not (decoupled weight decay, Loshchilov and Hutter 2019). With
+        ``weight_averaging`` (a momentum such as 0.99), the optimizer also keeps an
         exponential moving average of the weights, which the network predicts with."""
-        if self.weight_averaging is None:
-            return super()._make_optimizer()
-        return keras.optimizers.Adam(self.learning_rate, use_ema=True,
-                                     ema_momentum=self.weight_averaging)
+        averaging = ({} if self.weight_averaging is None else
+                     {"use_ema": True, "ema_momentum": self.weight_averaging})
+        if not self.weight_decay:
+            return keras.optimizers.Adam(self.learning_rate, **averaging)
+        optimizer = keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay,
+                                           **averaging)
+        optimizer.exclude_from_weight_decay(var_names=["w0"])
+        return optimizer
 
     def fit(self, data, verbose: int = 0, **options) -> FactorizationMachine:
         self.dataset_ = getattr(data, "dataset", None)
@@ -470,7 +485,7 @@ class DeepFM(FactorizationMachine):
 
     name = "DeepFM"
 
-    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 1e-3,
+    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 0.0,
                  hidden_units: Sequence[int] = (64, 32), dropout: float = 0.2,
                  network_class: type[keras.Model] = DeepFMNet, **settings) -> None:
         super().__init__(blocks, dim, l2, network_class=network_class, **settings)
@@ -486,7 +501,7 @@ class DeepCrossNetwork(FactorizationMachine):
 
     name = "DCN-v2"
 
-    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 1e-3,
+    def __init__(self, blocks: Sequence[str] = BLOCKS, dim: int = 16, l2: float = 0.0,
                  cross_layers: int = 2, projection_dim: int | None = 32,
                  hidden_units: Sequence[int] = (64, 32), dropout: float = 0.2,
                  network_class: type[keras.Model] = DeepCrossNet, **settings) -> None:

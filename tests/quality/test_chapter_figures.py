@@ -226,16 +226,16 @@ def test_side_information_models_reach_their_figures(chapter):
     print(rating, f"I-AutoRec {i_autorec:.4f}, blend {ch16['blend']:.4f}")
     keras_models = ("factorization machine", "DeepFM", "DCN-v2")
     best_keras = min(rating[name] for name in keras_models)
-    # the best Keras feature model: about 0.887, ahead of I-AutoRec measured in the same run
-    assert best_keras <= 0.887 + MARGIN
+    # the best Keras feature model: about 0.879, ahead of I-AutoRec measured in the same run
+    assert best_keras <= 0.879 + MARGIN
     assert best_keras < i_autorec
     # the Bayesian machine, beside them: about 0.880
     assert rating["Bayesian FM (myFM)"] <= 0.880 + MARGIN
     # the blend (weights fitted on the members' early-stopped predictions of a tenth of the
-    # training ratings, members refitted on all): about 0.872, ahead of every member and of
+    # training ratings, members refitted on all): about 0.871, ahead of every member and of
     # every single Keras model
     members = [value for key, value in ch16.items() if key.startswith("member | ")]
-    assert ch16["blend"] <= 0.872 + MARGIN
+    assert ch16["blend"] <= 0.871 + MARGIN
     assert ch16["blend"] < min(members) and ch16["blend"] < best_keras
 
 
