@@ -320,9 +320,9 @@ class FactorizationMachine(KerasRecommender):
     Regularised by decoupled weight decay (``weight_decay``, AdamW) rather than the network's
     penalty on the features present (``l2``), as chosen on the RATING validation part with
     training seeds 0 and 1: the ``rated_by`` block took the best validation RMSE (seed 0) from
-    0.8995 to 0.8861, averaging the weights (0.99) to 0.8847, and weight decay 0.7 in place of
-    the penalty to 0.8782 (0.8958 to 0.8914 with seed 1); a larger l2, 32 or 64 factors,
-    Adagrad or larger batches did not help.
+    0.8995 to 0.8861, averaging the weights (0.99) to 0.8847, and weight decay 0.7 (``w0``
+    excluded) in place of the penalty to 0.8794 (0.8958 to 0.8901 with seed 1); a larger l2,
+    32 or 64 factors, Adagrad or larger batches did not help.
     """
 
     name = "factorization machine"
