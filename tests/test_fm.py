@@ -19,8 +19,10 @@ from coursekit.models.checks import contract_split
 from coursekit.models.fm import (
     BLOCKS,
     BayesianFactorizationMachine,
+    DeepCrossNet,
     DeepCrossNetwork,
     DeepFM,
+    DeepFMNet,
     FactorizationMachine,
     FactorizationMachineNet,
     FeatureBlocks,
@@ -117,7 +119,9 @@ def test_weight_decay_shrinks_the_weights_of_features_absent_from_the_batch():
     import keras
 
     columns = {"user": (0, 2), "item": (2, 4)}
-    batch = as_sparse_tensor(sp.csr_matrix(np.array([[1.0, 0.0, 1.0, 0.0]], np.float32)))
+    sides = (sp.csr_matrix(np.eye(2, 4, dtype=np.float32)),  # users: columns 0 and 1
+             sp.csr_matrix(np.eye(2, 4, 2, dtype=np.float32)))  # films: columns 2 and 3
+    batch = np.array([[0, 0]], np.int32)  # the first user and the first film
     target = np.array([4.0], np.float32)
     absent = [1, 3]  # the second user and the second film are not in the batch
     after = {}
@@ -125,7 +129,7 @@ def test_weight_decay_shrinks_the_weights_of_features_absent_from_the_batch():
                             "weight decay": {"l2": 0.0, "weight_decay": 0.5}}.items():
         model = FactorizationMachine(weight_averaging=None, learning_rate=0.1, **settings)
         keras.utils.set_random_seed(0)
-        network = FactorizationMachineNet(columns, 3, settings["l2"], 3.5)
+        network = FactorizationMachineNet(columns, sides, 3, settings["l2"], 3.5)
         network(batch)
         network.w.assign(np.ones((4, 1), np.float32))
         before_v = np.asarray(network.v)[absent].copy()
@@ -142,6 +146,40 @@ def test_weight_decay_shrinks_the_weights_of_features_absent_from_the_batch():
     np.testing.assert_allclose(v, v0 * (1.0 - 0.1 * 0.5), rtol=1e-5)
     # w0: Adam's first step (0.1) towards the rating, and no decay towards zero
     np.testing.assert_allclose(w0, 3.4, atol=1e-4)
+
+
+@pytest.mark.parametrize("network_class", [FactorizationMachineNet, DeepFMNet, DeepCrossNet])
+def test_pairs_score_as_the_sum_of_their_users_and_films_parts(network_class):
+    """A network reads (user, film) index pairs; each score must equal the one of the pair's
+    whole row (the user's part plus the film's), for the training sides and for others."""
+    import keras
+
+    rng = np.random.default_rng(2)
+    columns = {"user": (0, 3), "age": (3, 5), "item": (5, 9), "rated_by": (9, 12)}
+    users = rng.random((3, 12)) * (rng.random((3, 12)) < 0.7) * (np.arange(12) < 5)
+    films = rng.random((4, 12)) * (rng.random((4, 12)) < 0.7) * (np.arange(12) >= 5)
+    sides = (sp.csr_matrix(users, dtype=np.float32), sp.csr_matrix(films, dtype=np.float32))
+    keras.utils.set_random_seed(0)
+    network = network_class(columns, sides, 4, 0.0, 3.0)
+    pairs = np.array([[0, 0], [0, 3], [2, 1], [1, 2], [2, 2]], np.int32)
+    network(pairs)  # creates the weights
+    network.w.assign(rng.normal(size=(12, 1)).astype(np.float32))  # not zero, as trained
+    network.v.assign(rng.normal(size=(12, 4)).astype(np.float32))
+    scores = np.asarray(network(pairs))
+    rows = users[pairs[:, 0]] + films[pairs[:, 1]]
+    whole = network.score(np.stack([np.arange(5), np.arange(5)], 1).astype(np.int32),
+                          (as_sparse_tensor(sp.csr_matrix(rows * (np.arange(12) < 5))),
+                           as_sparse_tensor(sp.csr_matrix(rows * (np.arange(12) >= 5)))))
+    np.testing.assert_allclose(scores, np.asarray(whole), rtol=1e-5, atol=1e-5)
+    if network_class is FactorizationMachineNet:  # the machine's formula on the whole rows
+        w, v = np.asarray(network.w), np.asarray(network.v)
+        direct = 3.0 + rows @ w[:, 0] + pairwise_interactions_directly(rows, v)
+        np.testing.assert_allclose(scores, direct, rtol=1e-4, atol=1e-4)
+    else:  # the deep part reads each pair's own field embeddings
+        fields = np.stack([rows[:, a:b] @ np.asarray(network.v)[a:b]
+                           for a, b in columns.values()], axis=1).reshape(5, -1)
+        np.testing.assert_allclose(network.flat_field_embeddings(pairs, network.sides),
+                                   fields, rtol=1e-5, atol=1e-5)
 
 
 def test_negative_regularisation_is_refused():
@@ -162,7 +200,7 @@ def test_field_embeddings_sum_each_block_of_a_row():
     columns = {"a": (0, 3), "b": (3, 7), "c": (7, 9)}
     x = rng.random((5, 9)) * (rng.random((5, 9)) < 0.6)
     v = rng.normal(size=(9, 4)).astype(np.float32)
-    net = FactorizationMachineNet(columns, 4, 0.0, 0.0)
+    net = FactorizationMachineNet(columns, (sp.csr_matrix((1, 9)),) * 2, 4, 0.0, 0.0)
     fields = np.asarray(field_embeddings(as_sparse_tensor(sp.csr_matrix(x)), v,
                                          net.field_of_column, net.n_fields))
     expected = np.stack([x[:, a:b] @ v[a:b] for a, b in columns.values()], axis=1)

@@ -62,6 +62,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
     ],
     "16_side_information": [
         ("coursekit/models/fm.py", "pairwise_interactions"),
+        ("coursekit/models/fm.py", "on_both_sides"),
         ("coursekit/models/fm.py", "FactorizationMachineNet"),
         ("coursekit/models/fm.py", "field_embeddings"),
         ("coursekit/models/fm.py", "perceptron"),
