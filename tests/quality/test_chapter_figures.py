@@ -232,10 +232,10 @@ def test_side_information_models_reach_their_figures(chapter):
     # the Bayesian machine, beside them: about 0.880
     assert rating["Bayesian FM (myFM)"] <= 0.880 + MARGIN
     # the blend (weights fitted on the members' early-stopped predictions of a tenth of the
-    # training ratings, members refitted on all): about 0.871, ahead of every member and of
+    # training ratings, members refitted on all): about 0.870, ahead of every member and of
     # every single Keras model
     members = [value for key, value in ch16.items() if key.startswith("member | ")]
-    assert ch16["blend"] <= 0.871 + MARGIN
+    assert ch16["blend"] <= 0.870 + MARGIN
     assert ch16["blend"] < min(members) and ch16["blend"] < best_keras
 
 
