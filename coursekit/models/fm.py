@@ -29,12 +29,11 @@ from coursekit.data.features import TowerFeatures
 from coursekit.data.movielens import MovieLens
 
 from .base import Recommender, _pairs
-from .keras_base import KerasRecommender
+from .keras_base import PREDICT_BATCH, KerasRecommender, index_pairs
 
 BLOCKS = ("user", "age", "gender", "occupation", "item", "genres", "year", "rated",
           "rated_by")
 USER_SIDE = ("user", "age", "gender", "occupation", "rated")
-PREDICT_BATCH = 65_536  # rows scored per step
 
 
 def pairwise_interactions(x, v, summed=None):
@@ -325,11 +324,6 @@ def _normalised_rows(users: np.ndarray, items: np.ndarray, shape: tuple[int, int
     return sp.diags((1.0 / np.sqrt(counts)).astype(np.float32)).dot(rated).tocsr()
 
 
-def _index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Encoded users and films as the network's input: one (user, film) row per pair."""
-    return np.stack([users, items], 1).astype(np.int32)
-
-
 def as_sparse_tensor(rows: sp.csr_matrix):
     """A SciPy CSR matrix as a ``tf.SparseTensor`` (for the network)."""
     import tensorflow as tf
@@ -457,16 +451,16 @@ class FactorizationMachine(KerasRecommender):
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=self.monitor,
                 patience=self.patience, restore_best_weights=True))
-            options["validation_data"] = (_index_pairs(validation[0], validation[1]),
+            options["validation_data"] = (index_pairs(validation[0], validation[1]),
                                           self.targets(validation[2]))
         fitted = network.fit(
-            _index_pairs(users, items), targets, batch_size=self.batch_size, epochs=epochs,
+            index_pairs(users, items), targets, batch_size=self.batch_size, epochs=epochs,
             shuffle=True, verbose=verbose, callbacks=callbacks + self.callbacks,
             validation_batch_size=PREDICT_BATCH, **options)
         return network, fitted.history
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._score_pairs(_index_pairs(users, items))
+        return self._score_pairs(index_pairs(users, items))
 
     def _predict_unknown(self, users: np.ndarray, items: np.ndarray, user_ids: np.ndarray,
                          item_ids: np.ndarray) -> np.ndarray:
@@ -477,7 +471,7 @@ class FactorizationMachine(KerasRecommender):
             return self._predict_cold(users, items)
         sides = (self.features_.side_rows("user", user_ids, users),
                  self.features_.side_rows("item", item_ids, items))
-        return self._score_pairs(_index_pairs(np.arange(users.size), np.arange(items.size)),
+        return self._score_pairs(index_pairs(np.arange(users.size), np.arange(items.size)),
                                  sides)
 
     def recommend_new_user(self, age: int, gender: str, occupation: str, n: int = 10
@@ -493,7 +487,7 @@ class FactorizationMachine(KerasRecommender):
         codes = self.features_.features.code_users(profile)
         items = np.arange(len(self.items_))
         user_part = self.features_.side_rows("user", np.zeros(1), np.array([-1]), codes)
-        scores = self._score_pairs(_index_pairs(np.zeros(items.size, dtype=int), items),
+        scores = self._score_pairs(index_pairs(np.zeros(items.size, dtype=int), items),
                                    (user_part, self.features_.sides[1]))
         best = np.argsort(-scores, kind="stable")[:n]
         return self._table(self.items_.ids_[best], self._shown(scores[best]),

@@ -23,6 +23,11 @@ from .training import early_stop_then_refit
 PREDICT_BATCH = 65_536
 
 
+def index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Encoded users and films as a network's input: one (user, film) row per pair."""
+    return np.stack([users, items], 1).astype(np.int32)
+
+
 class EpochLine(keras.callbacks.Callback):
     """A Keras callback that prints one short line per epoch (``verbose=1``)."""
 
@@ -186,7 +191,7 @@ class KerasRecommender(Recommender):
         return network, fitted.history
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        x = np.stack([users, items], 1).astype(np.int32)
+        x = index_pairs(users, items)
         out = [np.asarray(self.network_(x[k:k + PREDICT_BATCH], training=False)).reshape(-1)
                for k in range(0, len(x), PREDICT_BATCH)]
         return (np.concatenate(out) if out else np.zeros(0)).astype(np.float32) + self.offset_
