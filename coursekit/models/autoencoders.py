@@ -123,7 +123,10 @@ class AutoRec(Recommender):
             n_columns, self.hidden_units, self.activation, self.output_activation, self.l2,
             n_rows, self.input_dropout, self.hidden_dropout, self.code_dropout, self.mean_loss,
             self.rating_scale, self.seed, self._dense_batches(n_columns))
-        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        # several training steps per call into the compiled graph: the same updates, with
+        # less Python between them (the callbacks here look at whole epochs)
+        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                        steps_per_execution=32)
         return network
 
     def _row_batches(self, n_rows: int, rows: np.ndarray | None = None, shuffle: bool = True):
