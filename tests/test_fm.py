@@ -30,6 +30,7 @@ from coursekit.models.fm import (
     field_embeddings,
     pairwise_interactions,
     pairwise_interactions_directly,
+    spread_by_field,
 )
 from coursekit.models.training import holdout_mask
 
@@ -200,9 +201,10 @@ def test_field_embeddings_sum_each_block_of_a_row():
     columns = {"a": (0, 3), "b": (3, 7), "c": (7, 9)}
     x = rng.random((5, 9)) * (rng.random((5, 9)) < 0.6)
     v = rng.normal(size=(9, 4)).astype(np.float32)
-    net = FactorizationMachineNet(columns, (sp.csr_matrix((1, 9)),) * 2, 4, 0.0, 0.0)
-    fields = np.asarray(field_embeddings(as_sparse_tensor(sp.csr_matrix(x)), v,
-                                         net.field_of_column, net.n_fields))
+    net = DeepFMNet(columns, (sp.csr_matrix((1, 9)),) * 2, 4, 0.0, 0.0)
+    spread = spread_by_field(as_sparse_tensor(sp.csr_matrix(x)), net.field_of_column,
+                             net.n_fields)
+    fields = np.asarray(field_embeddings(spread, v, net.n_fields))
     expected = np.stack([x[:, a:b] @ v[a:b] for a, b in columns.values()], axis=1)
     np.testing.assert_allclose(fields, expected, rtol=1e-5, atol=1e-5)
 
