@@ -31,7 +31,7 @@ from .autoencoder_network import (
     SparseAutoencoder,
 )
 from .base import Recommender
-from .keras_base import EpochLine
+from .keras_base import STEPS_PER_EXECUTION, EpochLine
 from .sparse_trainer import SparseRowwiseTrainer
 from .training import early_stop_then_refit
 
@@ -123,10 +123,9 @@ class AutoRec(Recommender):
             n_columns, self.hidden_units, self.activation, self.output_activation, self.l2,
             n_rows, self.input_dropout, self.hidden_dropout, self.code_dropout, self.mean_loss,
             self.rating_scale, self.seed, self._dense_batches(n_columns))
-        # several training steps per call into the compiled graph: the same updates, with
-        # less Python between them (the callbacks here look at whole epochs)
+        # the callbacks here look at whole epochs, so several steps per call change nothing
         network.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
-                        steps_per_execution=32)
+                        steps_per_execution=STEPS_PER_EXECUTION)
         return network
 
     def _row_batches(self, n_rows: int, rows: np.ndarray | None = None, shuffle: bool = True):

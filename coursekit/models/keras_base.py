@@ -21,6 +21,9 @@ from .base import Recommender
 from .training import early_stop_then_refit
 
 PREDICT_BATCH = 65_536
+# Training steps Keras runs per call into the compiled graph: the same updates in the same
+# order, with less Python between small steps (matrix factorization trains twice as fast).
+STEPS_PER_EXECUTION = 32
 
 
 def index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -91,11 +94,9 @@ class KerasRecommender(Recommender):
 
     center: bool = False  # train on ratings minus the training mean
     shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
-    # Training steps Keras runs per call into the compiled graph: the same updates in the same
-    # order, with less Python between small steps (matrix factorization trains twice as fast).
-    # With callbacks of one's own (timers) it is 1, so that they see every batch,
-    # and under a tf.distribute strategy.
-    steps_per_execution: int = 32
+    # STEPS_PER_EXECUTION; with callbacks of one's own (timers) it is 1, so that they see
+    # every batch, and under a tf.distribute strategy.
+    steps_per_execution: int = STEPS_PER_EXECUTION
     monitor: str = "val_rmse"  # what early stopping watches (lower is better)
     keeps_validation_predictions = True
 
