@@ -180,7 +180,7 @@ class FieldEmbeddingsNet(FactorizationMachineNet):
                  dim: int, l2: float, offset: float, name: str) -> None:
         super().__init__(columns, sides, dim, l2, offset, name=name)
         self.n_fields = len(columns)
-        field = np.zeros(max(stop for _, stop in columns.values()), dtype=np.int64)
+        field = np.zeros(self.w.shape[0], dtype=np.int64)  # one entry per feature
         for number, (start, stop) in enumerate(columns.values()):
             field[start:stop] = number
         self.field_of_column = field
