@@ -31,7 +31,7 @@ from .autoencoder_network import (
     SparseAutoencoder,
 )
 from .base import Recommender
-from .keras_base import STEPS_PER_EXECUTION, EpochLine
+from .keras_base import STEPS_PER_EXECUTION, EpochLine, build_training_state
 from .sparse_trainer import SparseRowwiseTrainer
 from .training import early_stop_then_refit
 
@@ -140,6 +140,7 @@ class AutoRec(Recommender):
         network = self._network(*matrix.shape)
         evaluation = None if validation is None else SparseRows(validation)
         network.set_rows(SparseRows(matrix), evaluation)
+        build_training_state(network, np.zeros(1, dtype=np.int32))  # from the first row
         callbacks: list = []
         if evaluation is not None:
             rated = np.flatnonzero(np.diff(validation.indptr) > 0).astype(np.int32)

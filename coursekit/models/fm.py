@@ -467,7 +467,8 @@ class FactorizationMachine(KerasRecommender):
         mean = float(targets.mean())  # w0 starts at the mean rating, or the click rate's logit
         self.start_mean_ = mean if self.task == "rating" else float(
             np.log(mean / max(1.0 - mean, 1e-6)) if 0.0 < mean < 1.0 else 0.0)
-        network = self._compiled_network()
+        pairs = index_pairs(users, items)
+        network = self._compiled_network(pairs, targets)
         # validated and kept with the averaged weights (swapped in at each epoch's end)
         callbacks: list = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
                            if self.weight_averaging is not None else [])
@@ -479,7 +480,7 @@ class FactorizationMachine(KerasRecommender):
             options["validation_data"] = (index_pairs(validation[0], validation[1]),
                                           self.targets(validation[2]))
         fitted = network.fit(
-            index_pairs(users, items), targets, batch_size=self.batch_size, epochs=epochs,
+            pairs, targets, batch_size=self.batch_size, epochs=epochs,
             shuffle=True, verbose=verbose, callbacks=callbacks + self.callbacks,
             validation_batch_size=PREDICT_BATCH, **options)
         return network, fitted.history

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from keras import layers, ops
 
 from .base import Recommender
-from .keras_base import STEPS_PER_EXECUTION, hit_rate_early_stopping
+from .keras_base import STEPS_PER_EXECUTION, build_training_state, hit_rate_early_stopping
 from .training import early_stop_then_refit, one_choice_per_user
 
 Sampling = Literal["uniform", "popularity"]
@@ -272,6 +272,7 @@ class ImplicitRecommender(Recommender):
         trained.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                         loss=keras.losses.BinaryCrossentropy(from_logits=True),
                         steps_per_execution=STEPS_PER_EXECUTION)
+        build_training_state(trained, batches.x[:1], batches.y[:1])
         callbacks: list = []
         if validation is not None:
             score, val_users = pair_scorer(scorer), validation[0]

@@ -26,6 +26,20 @@ PREDICT_BATCH = 65_536
 STEPS_PER_EXECUTION = 32
 
 
+def build_training_state(network: keras.Model, x, y=None) -> None:
+    """Create, from one example batch ``x`` (with its targets ``y`` when the network was
+    compiled with a loss), every variable a compiled ``network``'s first ``fit`` would create:
+    its layers' weights, its loss's and metrics' state, its optimizer's slots. Keras otherwise
+    creates them while tracing the training step, and TensorFlow then traces that step a
+    second time, which costs about half a second per network."""
+    predictions = network(x, training=False)
+    if y is not None:
+        network.compute_loss(x, y, predictions, training=False)
+        network.compute_metrics(x, y, predictions)
+        network.reset_metrics()
+    network.optimizer.build(network.trainable_variables)
+
+
 def index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """Encoded users and films as a network's input: one (user, film) row per pair."""
     return np.stack([users, items], 1).astype(np.int32)
@@ -136,7 +150,8 @@ class KerasRecommender(Recommender):
             return keras.optimizers.SGD(self.learning_rate, momentum=self.momentum)
         raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
 
-    def _compiled_network(self):
+    def _compiled_network(self, x: np.ndarray, y: np.ndarray):
+        """A fresh network, seeded, compiled and built on the first example of ``(x, y)``."""
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
         own_callbacks = bool(self.callbacks)
@@ -145,6 +160,8 @@ class KerasRecommender(Recommender):
         loss, metrics = self._loss_and_metrics()
         network.compile(optimizer=self._make_optimizer(), loss=loss, metrics=metrics,
                         steps_per_execution=steps)
+        if not tf.distribute.has_strategy():  # under a strategy, Keras builds it first
+            build_training_state(network, x[:1], y[:1])
         return network
 
     def _loss_and_metrics(self) -> tuple:
@@ -185,7 +202,7 @@ class KerasRecommender(Recommender):
                 callbacks.append(EpochLine(self.name))
             x_val = np.stack([validation[0], validation[1]], 1)
             fit_options["validation_data"] = (x_val, validation[2] - self.offset_)
-        network = self._compiled_network()
+        network = self._compiled_network(x, y)
         fitted = network.fit(x, y, epochs=epochs, batch_size=self.batch_size,
                              shuffle=self.shuffle, verbose=0,
                              callbacks=callbacks + self.callbacks, **fit_options)

@@ -25,6 +25,7 @@ from coursekit.data.splits import Split
 
 from .base import Recommender, check_n
 from .ease import EASE
+from .keras_base import build_training_state
 from .retrieval import TwoTowerRetrieval
 
 FEATURES = ("tower score", "EASE score", "log popularity", "recent popularity",
@@ -164,6 +165,7 @@ class RetrieveThenRank(Recommender):
                                     self.l2)
         ranker.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                        loss=keras_rs.losses.PairwiseLogisticLoss())
+        build_training_state(ranker, x[fit][:1], y[fit][:1])
         stop = keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True)
         fitted = ranker.fit(x[fit], y[fit], validation_data=(x[held], y[held]),
                             epochs=self.epochs, batch_size=32, callbacks=[stop],

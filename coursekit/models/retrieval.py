@@ -20,7 +20,7 @@ from coursekit.data.features import TowerFeatures
 from coursekit.errors import UnknownIdError
 
 from .base import Recommender, check_n
-from .keras_base import hit_rate_early_stopping
+from .keras_base import build_training_state, hit_rate_early_stopping
 from .training import early_stop_then_refit, one_choice_per_user
 
 # A logit that removes a pair from the softmax: exp of it is 0 in float32, and it stays finite
@@ -222,6 +222,8 @@ class TwoTowerRetrieval(Recommender):
         self.sampling_probability_ = counts / counts.sum()
         network = self._build_network()
         network.compile(optimizer=keras.optimizers.Adagrad(self.learning_rate))
+        pairs = np.stack([users + 1, items + 1], axis=1).astype(np.int32)
+        build_training_state(network, pairs[:1])
         callbacks: list = []
         if validation is not None:
             queries = np.asarray(validation[0] + 1, dtype=np.int32)
@@ -231,7 +233,6 @@ class TwoTowerRetrieval(Recommender):
                     net.query(queries), ops.transpose(net.candidate(films)))),
                 users, items, validation, (len(self.users_), len(self.items_)), self.patience,
                 self.name if verbose else None)
-        pairs = np.stack([users + 1, items + 1], axis=1).astype(np.int32)
         fitted = network.fit(pair_batches(pairs, self.batch_size, self.seed), epochs=epochs,
                              shuffle=False, verbose=verbose if validation is None else 0,
                              callbacks=callbacks)

@@ -23,7 +23,7 @@ from keras import layers, ops
 from coursekit.data.validation import check_time_order
 
 from .base import Recommender
-from .keras_base import hit_rate_early_stopping
+from .keras_base import build_training_state, hit_rate_early_stopping
 from .training import early_stop_then_refit
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
@@ -243,6 +243,7 @@ class NextFilmRecommender(SequenceRecommender):
         network = self.build_network()
         network.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        build_training_state(network, inputs[:1], targets[:1])
         callbacks: list = []
         if validation is not None:
             history_inputs = np.array([left_padded(sequences[u], self.max_len)
