@@ -155,12 +155,14 @@ class KerasRecommender(Recommender):
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
         own_callbacks = bool(self.callbacks)
-        # tf.distribute strategies (chapter 10) run one step per call
-        steps = 1 if own_callbacks or tf.distribute.has_strategy() else self.steps_per_execution
+        # tf.distribute strategies (chapter 10) run one step per call, and Keras builds the
+        # network itself before the first step
+        distributed = tf.distribute.has_strategy()
+        steps = 1 if own_callbacks or distributed else self.steps_per_execution
         loss, metrics = self._loss_and_metrics()
         network.compile(optimizer=self._make_optimizer(), loss=loss, metrics=metrics,
                         steps_per_execution=steps)
-        if not tf.distribute.has_strategy():  # under a strategy, Keras builds it first
+        if not distributed:
             build_training_state(network, x[:1], y[:1])
         return network
 
