@@ -200,3 +200,68 @@ def test_surprise_is_tuned_on_a_validation_part_of_the_training_ratings(split):
     again = tune_surprise(surprise.SVD, grid, ckd.Split(small.train, flipped, name="flipped"),
                           random_state=0, progress=False)[1]
     pd.testing.assert_frame_equal(again, table)
+
+
+def _epochs_of(data, steps: int, epochs: int) -> list[list[np.ndarray]]:
+    batches = iter(data)
+    return [[next(batches) for _ in range(steps)] for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("shuffle", [True, "batch", False])
+def test_epoch_batches_cover_every_example_once_per_epoch(shuffle):
+    from coursekit.models.keras_base import epoch_batches
+
+    x, y = np.arange(10, dtype=np.int32) * 10, np.arange(10, dtype=np.float32)
+    data, steps = epoch_batches((x, y), batch_size=4, seed=0, shuffle=shuffle)
+    assert steps == 3
+    epochs = _epochs_of(data, steps, 3)
+    for batches in epochs:
+        assert [len(b[0]) for b in batches if len(b[0]) < 4] == [2]  # one partial batch
+        xs = np.concatenate([b[0].numpy() for b in batches])
+        assert np.array_equal(np.concatenate([b[1].numpy() for b in batches]) * 10, xs)
+        assert sorted(xs.tolist()) == x.tolist()
+    orders = [tuple(np.concatenate([b[0].numpy() for b in batches])) for batches in epochs]
+    assert (len(set(orders)) == 1) == (shuffle is False)  # a new order every epoch
+    if shuffle == "batch":  # the batches themselves stay whole
+        for batches in epochs:
+            assert sorted(tuple(b[0].numpy()) for b in batches) == [(0, 10, 20, 30),
+                                                                    (40, 50, 60, 70), (80, 90)]
+
+
+def test_epoch_batches_are_the_same_for_the_same_seed_and_differ_across_seeds():
+    from coursekit.models.keras_base import epoch_batches
+
+    x = np.arange(50, dtype=np.int32)
+
+    def order(seed):
+        data, steps = epoch_batches((x,), batch_size=8, seed=seed)
+        return [np.concatenate([b[0].numpy() for b in epoch])
+                for epoch in _epochs_of(data, steps, 2)]
+
+    assert all(np.array_equal(a, b) for a, b in zip(order(3), order(3), strict=True))
+    assert not np.array_equal(order(3)[0], order(4)[0])
+
+
+def test_fixed_batches_keep_the_order_and_the_last_partial_batch():
+    from coursekit.models.keras_base import fixed_batches
+
+    x = np.arange(10, dtype=np.int32).reshape(5, 2)
+    batches = [b[0].numpy() for b in fixed_batches((x,), batch_size=2)]
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert np.array_equal(np.concatenate(batches), x)
+    assert [len(b[0]) for b in fixed_batches((x,), batch_size=8)] == [5]
+
+
+def test_fit_arrays_needs_one_step_or_one_epoch_per_call():
+    import keras
+
+    from coursekit.models.keras_base import fit_arrays
+
+    x, y = np.zeros((10, 2), np.float32), np.zeros(10, np.float32)
+    network = keras.Sequential([keras.layers.Dense(1)])
+    network.compile("adam", "mse", steps_per_execution=2)
+    with pytest.raises(ValueError, match="epoch's 3 batches"):
+        fit_arrays(network, (x, y), epochs=1, batch_size=4, seed=0)
+    network.compile("adam", "mse", steps_per_execution=3)
+    history = fit_arrays(network, (x, y), epochs=2, batch_size=4, seed=0, validation=(x, y))
+    assert len(history.history["val_loss"]) == 2

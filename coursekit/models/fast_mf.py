@@ -135,9 +135,9 @@ class FastMatrixFactorization(MatrixFactorization):
     embeddings as :class:`MatrixFactorization`; ``learning_rate`` is Adagrad's."""
 
     name = "matrix factorization (fast)"
-    # Shuffling every rating every epoch costs Keras a gather of the whole training set,
-    # seconds at 20M ratings: the ratings are shuffled once, and each epoch then shuffles
-    # the order of the batches (and within them).
+    # Shuffling every rating every epoch costs a gather of the whole training set, seconds
+    # at 20M ratings: the ratings are shuffled once, and each epoch then draws a new order
+    # of the batches (:func:`coursekit.models.keras_base.epoch_batches`).
     shuffle = "batch"
 
     def __init__(

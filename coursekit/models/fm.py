@@ -29,7 +29,7 @@ from coursekit.data.features import TowerFeatures
 from coursekit.data.movielens import MovieLens
 
 from .base import Recommender, _pairs
-from .keras_base import PREDICT_BATCH, KerasRecommender, index_pairs
+from .keras_base import PREDICT_BATCH, KerasRecommender, fit_arrays, index_pairs
 
 BLOCKS = ("user", "age", "gender", "occupation", "item", "genres", "year", "rated",
           "rated_by")
@@ -472,17 +472,15 @@ class FactorizationMachine(KerasRecommender):
         # validated and kept with the averaged weights (swapped in at each epoch's end)
         callbacks: list = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
                            if self.weight_averaging is not None else [])
-        options: dict = {}
+        held = None
         if validation is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=self.monitor,
                 patience=self.patience, restore_best_weights=True))
-            options["validation_data"] = (index_pairs(validation[0], validation[1]),
-                                          self.targets(validation[2]))
-        fitted = network.fit(
-            pairs, targets, batch_size=self.batch_size, epochs=epochs,
-            shuffle=True, verbose=verbose, callbacks=callbacks + self.callbacks,
-            validation_batch_size=PREDICT_BATCH, **options)
+            held = (index_pairs(validation[0], validation[1]), self.targets(validation[2]))
+        fitted = fit_arrays(network, (pairs, targets), epochs=epochs,
+                            batch_size=self.batch_size, seed=self.seed, validation=held,
+                            callbacks=callbacks + self.callbacks, verbose=verbose)
         return network, fitted.history
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ validation data for the chosen number of epochs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -21,8 +22,10 @@ from .base import Recommender
 from .training import early_stop_then_refit
 
 PREDICT_BATCH = 65_536
-# Training steps Keras runs per call into the compiled graph: the same updates in the same
-# order, with less Python between small steps (matrix factorization trains twice as fast).
+# Training steps Keras runs per call into the compiled graph when it reads a finite tf.data
+# pipeline: the same updates in the same order, with less Python between small steps
+# (matrix factorization trains twice as fast). Models trained on arrays (:func:`fit_arrays`)
+# run a whole epoch per call.
 STEPS_PER_EXECUTION = 32
 
 
@@ -38,6 +41,78 @@ def build_training_state(network: keras.Model, x, y=None) -> None:
         network.compute_metrics(x, y, predictions)
         network.reset_metrics()
     network.optimizer.build(network.trainable_variables)
+
+
+def epoch_batches(arrays: Sequence[np.ndarray], batch_size: int, seed: int,
+                  shuffle: bool | Literal["batch"] = True) -> tuple[tf.data.Dataset, int]:
+    """Training batches of ``arrays`` (inputs, targets and perhaps sample weights, one row per
+    example) for every epoch, as one tf.data pipeline that never ends, and the number of
+    batches in an epoch (Keras fit's ``steps_per_epoch``).
+
+    ``shuffle=True`` draws a new order of the examples every epoch, from ``seed`` and the
+    epoch's number; ``"batch"`` keeps the examples where they are and draws a new order of
+    the batches (for data shuffled once beforehand, when reordering every example would cost
+    too much); ``False`` keeps the order. Keras' own ``fit(x, y, shuffle=True)`` would build
+    a new pipeline every epoch, which costs about 10 ms, and after
+    ``keras.utils.set_random_seed`` it draws the same order every epoch."""
+    n = len(arrays[0])
+    steps = max(1, math.ceil(n / batch_size))
+    limits = np.minimum(np.arange(1, steps + 1) * batch_size, n)
+    tensors = tuple(tf.constant(array) for array in arrays)
+
+    def batches_of(epoch):
+        rows = tf.range(n, dtype=tf.int64)
+        seeds = tf.stack([tf.constant(seed, tf.int64), epoch])
+        if shuffle is True:
+            rows = tf.random.experimental.stateless_shuffle(rows, seed=seeds)
+        batches = tf.RaggedTensor.from_row_limits(rows, limits)
+        if shuffle == "batch":
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(steps, dtype=tf.int64), seed=seeds)
+            batches = tf.gather(batches, order)
+        return tf.data.Dataset.from_tensor_slices(batches)
+
+    data = tf.data.Dataset.range(np.iinfo(np.int64).max).flat_map(batches_of)
+    data = data.map(lambda rows: tuple(tf.gather(tensor, rows) for tensor in tensors))
+    # Without autotuning: its thread, working on a pipeline that never ends, could hold up
+    # the end of fit for seconds.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.prefetch(2).with_options(options), steps
+
+
+def fixed_batches(arrays: Sequence[np.ndarray], batch_size: int) -> tf.data.Dataset:
+    """``arrays`` in batches of ``batch_size``, in order, as a tf.data pipeline without
+    functions, which Keras can start again at every evaluation for almost nothing."""
+    n, full = len(arrays[0]), len(arrays[0]) // batch_size
+    cut = full * batch_size
+    data = tf.data.Dataset.from_tensor_slices(tuple(
+        np.reshape(array[:cut], (full, batch_size, *np.shape(array)[1:])) for array in arrays))
+    if cut < n:
+        data = data.concatenate(tf.data.Dataset.from_tensors(
+            tuple(array[cut:] for array in arrays)))
+    return data
+
+
+def fit_arrays(network: keras.Model, arrays: Sequence[np.ndarray], *, epochs: int,
+               batch_size: int, seed: int, shuffle: bool | Literal["batch"] = True,
+               validation: Sequence[np.ndarray] | None = None,
+               validation_batch_size: int = PREDICT_BATCH, callbacks: Sequence = (),
+               verbose: int = 0) -> keras.callbacks.History:
+    """Keras fit of a compiled ``network`` on in-memory ``arrays`` (inputs, targets, and
+    perhaps sample weights), in :func:`epoch_batches`, with ``validation`` arrays scored
+    after every epoch. This is how every model of the course trained on arrays is fitted; a
+    network compiled with ``steps_per_execution`` above 1 must take exactly one epoch per
+    call (:meth:`KerasRecommender._compiled_network`)."""
+    batches, steps = epoch_batches(arrays, batch_size, seed, shuffle)
+    if network.steps_per_execution not in (1, steps):
+        raise ValueError(f"the network runs {network.steps_per_execution} steps per call; "
+                         f"compile it with 1 or with the epoch's {steps} batches")
+    options: dict = {}
+    if validation is not None:
+        options["validation_data"] = fixed_batches(validation, validation_batch_size)
+    return network.fit(batches, epochs=epochs, steps_per_epoch=steps, shuffle=False,
+                       verbose=verbose, callbacks=list(callbacks), **options)
 
 
 def index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -107,10 +182,8 @@ class KerasRecommender(Recommender):
     class of one's own with the same constructor, trains through the same wrapper)."""
 
     center: bool = False  # train on ratings minus the training mean
-    shuffle: bool | str = True  # Keras fit's shuffle: every epoch, or "batch" (see fast_mf)
-    # STEPS_PER_EXECUTION; with callbacks of one's own (timers) it is 1, so that they see
-    # every batch, and under a tf.distribute strategy.
-    steps_per_execution: int = STEPS_PER_EXECUTION
+    # a new order of the ratings every epoch, or of the batches ("batch", see fast_mf)
+    shuffle: bool | Literal["batch"] = True
     monitor: str = "val_rmse"  # what early stopping watches (lower is better)
     keeps_validation_predictions = True
 
@@ -151,14 +224,16 @@ class KerasRecommender(Recommender):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.optimizer!r}")
 
     def _compiled_network(self, x: np.ndarray, y: np.ndarray):
-        """A fresh network, seeded, compiled and built on the first example of ``(x, y)``."""
+        """A fresh network, seeded, compiled to train on ``(x, y)`` one epoch per call into
+        the compiled graph (:func:`fit_arrays`), and built on their first example."""
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
-        own_callbacks = bool(self.callbacks)
-        # tf.distribute strategies (chapter 10) run one step per call, and Keras builds the
-        # network itself before the first step
+        # One step per call with callbacks of one's own (timers), so that they see every
+        # batch, and under tf.distribute strategies (chapter 10), where Keras also builds the
+        # network itself before the first step.
         distributed = tf.distribute.has_strategy()
-        steps = 1 if own_callbacks or distributed else self.steps_per_execution
+        steps = (1 if self.callbacks or distributed
+                 else max(1, math.ceil(len(x) / self.batch_size)))
         loss, metrics = self._loss_and_metrics()
         network.compile(optimizer=self._make_optimizer(), loss=loss, metrics=metrics,
                         steps_per_execution=steps)
@@ -194,7 +269,7 @@ class KerasRecommender(Recommender):
             self.offset_ = float(ratings.mean()) if self.center else 0.0
         x, y = np.stack([users, items], 1), ratings - self.offset_
         callbacks: list = []
-        fit_options: dict = {}
+        held = None
         if validation is not None:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_rmse", patience=self.patience, restore_best_weights=True))
@@ -202,12 +277,12 @@ class KerasRecommender(Recommender):
                 callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
             if verbose:
                 callbacks.append(EpochLine(self.name))
-            x_val = np.stack([validation[0], validation[1]], 1)
-            fit_options["validation_data"] = (x_val, validation[2] - self.offset_)
+            held = (np.stack([validation[0], validation[1]], 1),
+                    validation[2] - self.offset_)
         network = self._compiled_network(x, y)
-        fitted = network.fit(x, y, epochs=epochs, batch_size=self.batch_size,
-                             shuffle=self.shuffle, verbose=0,
-                             callbacks=callbacks + self.callbacks, **fit_options)
+        fitted = fit_arrays(network, (x, y), epochs=epochs, batch_size=self.batch_size,
+                            seed=self.seed, shuffle=self.shuffle, validation=held,
+                            callbacks=callbacks + self.callbacks)
         return network, fitted.history
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
