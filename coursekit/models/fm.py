@@ -369,10 +369,12 @@ class FactorizationMachine(KerasRecommender):
 
     Regularised by decoupled weight decay (``weight_decay``, AdamW) rather than the network's
     penalty on the features present (``l2``), as chosen on the RATING validation part with
-    training seeds 0 and 1. The defaults reach a best validation RMSE of 0.8789 and 0.8913;
-    the penalty in its place (``l2=1e-3``), 0.8851 and 0.8962; no weight averaging, 0.8808 and
-    0.8943; no ``rated_by`` block, 0.8920 and 0.9053. A larger l2, 32 or 64 factors, Adagrad,
-    or batches of 2048 or 4096 (with the learning rate scaled) did not help.
+    training seeds 0 and 1. The defaults reach a best validation RMSE of 0.8788 and 0.8901;
+    the penalty in its place (``l2=1e-3``), 0.8837 and 0.8957; no weight averaging, 0.8821 and
+    0.8913; no ``rated_by`` block, 0.8930 and 0.9048. A larger l2, 32 or 64 factors, Adagrad,
+    or batches of 2048 or 4096 (with the learning rate scaled) did not help (these last trials
+    ran when Keras fed the batches in the same order every epoch, see
+    :func:`~coursekit.models.keras_base.epoch_batches`).
     """
 
     name = "factorization machine"
@@ -547,7 +549,8 @@ class DeepFM(FactorizationMachine):
     0.8843 against 0.8831), but as a member of the chapter's blend it did a little worse: the
     blend's RMSE cross-validated on its held-out tenth was 0.86788 against 0.86764 on the
     RATING split, 0.88114 against 0.88118 on the other. Batches of 4096 at 3e-3 did worse
-    (mean of four: 0.8836 against 0.8830)."""
+    (mean of four: 0.8836 against 0.8830). These trials ran when Keras fed the batches in the
+    same order every epoch (see :func:`~coursekit.models.keras_base.epoch_batches`)."""
 
     name = "DeepFM"
 
@@ -568,7 +571,8 @@ class DeepCrossNetwork(FactorizationMachine):
     with 0.7). The learning rate was chosen on the validation parts of the RATING split and of
     a split with seed 7, training seeds 0 and 1: mean best validation RMSE 0.9010 at 3e-3,
     against 0.9043 at 2e-3 and 0.9098 at 1e-3 (4e-3, on the RATING split alone, was level
-    with 3e-3)."""
+    with 3e-3). These trials ran when Keras fed the batches in the same order every epoch (see
+    :func:`~coursekit.models.keras_base.epoch_batches`)."""
 
     name = "DCN-v2"
 
