@@ -101,9 +101,9 @@ def fit_arrays(network: keras.Model, arrays: Sequence[np.ndarray], *, epochs: in
                verbose: int = 0) -> keras.callbacks.History:
     """Keras fit of a compiled ``network`` on in-memory ``arrays`` (inputs, targets, and
     perhaps sample weights), in :func:`epoch_batches`, with ``validation`` arrays scored
-    after every epoch. This is how every model of the course trained on arrays is fitted; a
-    network compiled with ``steps_per_execution`` above 1 must take exactly one epoch per
-    call (:meth:`KerasRecommender._compiled_network`)."""
+    after every epoch: how the rating models, the feature models and chapter 15's ranker are
+    fitted. A network compiled with ``steps_per_execution`` above 1 must take exactly one
+    epoch per call (:meth:`KerasRecommender._compiled_network`)."""
     batches, steps = epoch_batches(arrays, batch_size, seed, shuffle)
     if network.steps_per_execution not in (1, steps):
         raise ValueError(f"the network runs {network.steps_per_execution} steps per call; "
