@@ -202,7 +202,7 @@ def test_surprise_is_tuned_on_a_validation_part_of_the_training_ratings(split):
     pd.testing.assert_frame_equal(again, table)
 
 
-def _epochs_of(data, steps: int, epochs: int) -> list[list[np.ndarray]]:
+def _epochs_of(data, steps: int, epochs: int) -> list[list[tuple]]:
     batches = iter(data)
     return [[next(batches) for _ in range(steps)] for _ in range(epochs)]
 

@@ -43,6 +43,12 @@ def build_training_state(network: keras.Model, x, y=None) -> None:
     network.optimizer.build(network.trainable_variables)
 
 
+def batches_per_epoch(n_examples: int, batch_size: int) -> int:
+    """How many batches of ``batch_size`` one epoch over ``n_examples`` takes (the last one
+    may be partial; at least one)."""
+    return max(1, math.ceil(n_examples / batch_size))
+
+
 def epoch_batches(arrays: Sequence[np.ndarray], batch_size: int, seed: int,
                   shuffle: bool | Literal["batch"] = True) -> tuple[tf.data.Dataset, int]:
     """Training batches of ``arrays`` (inputs, targets and perhaps sample weights, one row per
@@ -56,7 +62,7 @@ def epoch_batches(arrays: Sequence[np.ndarray], batch_size: int, seed: int,
     a new pipeline every epoch, which costs about 10 ms, and after
     ``keras.utils.set_random_seed`` it draws the same order every epoch."""
     n = len(arrays[0])
-    steps = max(1, math.ceil(n / batch_size))
+    steps = batches_per_epoch(n, batch_size)
     limits = np.minimum(np.arange(1, steps + 1) * batch_size, n)
     tensors = tuple(tf.constant(array) for array in arrays)
 
@@ -232,8 +238,7 @@ class KerasRecommender(Recommender):
         # batch, and under tf.distribute strategies (chapter 10), where Keras also builds the
         # network itself before the first step.
         distributed = tf.distribute.has_strategy()
-        steps = (1 if self.callbacks or distributed
-                 else max(1, math.ceil(len(x) / self.batch_size)))
+        steps = 1 if self.callbacks or distributed else batches_per_epoch(len(x), self.batch_size)
         loss, metrics = self._loss_and_metrics()
         network.compile(optimizer=self._make_optimizer(), loss=loss, metrics=metrics,
                         steps_per_execution=steps)
