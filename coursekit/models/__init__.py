@@ -5,13 +5,13 @@ load TensorFlow until a Keras model is used.
 """
 
 from .base import NotFittedError, Popularity, Recommender
-from .baselines import BiasBaseline, GlobalMean, MostPopular
+from .baselines import BiasBaseline, GlobalMean, MostPopular, TimeAwareBiases
 
 __all__ = [
     "AutoRec", "BiasBaseline", "DeepAutoencoder", "EASE", "FastMatrixFactorization", "GlobalMean",
     "MatrixFactorization",
     "MostPopular", "NeuralCF", "NotFittedError", "Popularity", "Recommender", "SurpriseRecommender",
-    "tune_surprise",
+    "TimeAwareBiases", "tune_surprise",
 ]
 
 

@@ -132,6 +132,9 @@ class Recommender:
     # True: trained by the course's routine, the model keeps its early-stopped predictions of
     # the validation ratings (``validation_predictions_``) before the refit on all of them
     keeps_validation_predictions: ClassVar[bool] = False
+    # True: the time of a rating changes its prediction (``predict(..., timestamps=...)``,
+    # and ``predict_frame`` reads the frame's ``timestamp`` column)
+    reads_time: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.fitted_ = False
@@ -153,6 +156,12 @@ class Recommender:
         """Called by ``fit`` with the validated training and validation parts, before
         ``_fit``: a model that needs more of them than encoded ids (the sequence models read
         their time order) checks and keeps it here."""
+
+    def _time_scores(self, u: np.ndarray, i: np.ndarray, users: np.ndarray, items: np.ndarray,
+                     timestamps: np.ndarray) -> np.ndarray:
+        """What the time of each rating adds to the scores of raw-id pairs (``u``, ``i``: their
+        indices, -1 when unknown): only a model that ``reads_time`` provides it."""
+        raise NotImplementedError
 
     def _predict_cold(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores where the user or the item (index -1) is unknown: the global mean."""
@@ -221,8 +230,11 @@ class Recommender:
                 f"This {type(self).__name__} is not fitted yet: call model.fit(split) first."
             )
 
-    def predict(self, users: Any, items: Any, unknown: Unknown = "error") -> np.ndarray:
-        """Predicted ratings of raw ``(users[k], items[k])`` pairs, clipped to the scale."""
+    def predict(self, users: Any, items: Any, unknown: Unknown = "error",
+                timestamps: Any = None) -> np.ndarray:
+        """Predicted ratings of raw ``(users[k], items[k])`` pairs, clipped to the scale; a
+        model that reads the time of a rating (``reads_time``) takes it as ``timestamps``
+        (seconds, one per pair), and predicts without it when it is not given."""
         self._check_fitted()
         if not self.predicts_ratings:
             raise RatingsNotPredictedError(
@@ -231,6 +243,14 @@ class Recommender:
                 "model.recommend(user) for a list; evaluate it with top-N metrics, not RMSE."
             )
         users, items = _pairs(users, items)
+        if timestamps is not None:
+            timestamps = np.asarray(timestamps).reshape(-1)
+            if not self.reads_time:
+                raise TypeError(f"{type(self).__name__} does not read the time of a rating: "
+                                "call predict without timestamps.")
+            if timestamps.size != users.size:
+                raise ValueError(f"timestamps holds {timestamps.size} value(s) for "
+                                 f"{users.size} pair(s): give one time per (user, item) pair.")
         u = self.users_.encode(users, unknown="mask")
         i = self.items_.encode(items, unknown="mask")
         if unknown == "error":
@@ -248,7 +268,10 @@ class Recommender:
                     "they get the cold-start fallback.",
                     stacklevel=2,
                 )
-        return np.clip(self._scores_of_ids(users, items, u, i), *self.rating_scale)
+        scores = self._scores_of_ids(users, items, u, i)
+        if timestamps is not None:
+            scores = scores + self._time_scores(u, i, users, items, timestamps)
+        return np.clip(scores, *self.rating_scale)
 
     def _scores_of_ids(self, users: np.ndarray, items: np.ndarray,
                        u: np.ndarray | None = None, i: np.ndarray | None = None) -> np.ndarray:
@@ -268,8 +291,12 @@ class Recommender:
         return scores
 
     def predict_frame(self, frame: pd.DataFrame, unknown: Unknown = "fallback") -> np.ndarray:
-        """Predictions for every row of a ratings frame (for evaluation)."""
-        return self.predict(frame["user"].to_numpy(), frame["item"].to_numpy(), unknown=unknown)
+        """Predictions for every row of a ratings frame (for evaluation), at the time in its
+        ``timestamp`` column for a model that reads it."""
+        timestamps = (frame["timestamp"].to_numpy()
+                      if self.reads_time and "timestamp" in frame.columns else None)
+        return self.predict(frame["user"].to_numpy(), frame["item"].to_numpy(), unknown=unknown,
+                            timestamps=timestamps)
 
     def score(self, users: Any, items: Any) -> np.ndarray:
         """The scores that order this model's recommendations, for raw ``(user, item)`` pairs

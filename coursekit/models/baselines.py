@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .base import Recommender
 
@@ -19,13 +20,33 @@ class GlobalMean(Recommender):
         return np.full(users.shape, self.mean_, dtype=np.float32)
 
 
+def alternating_biases(groups: list[np.ndarray], sizes: list[int], residual: np.ndarray,
+                       regs: list[float], n_iter: int) -> list[np.ndarray]:
+    """One bias for each member of every grouping of the ratings (``groups[k][r]``: the
+    member of grouping k that rating r belongs to, out of ``sizes[k]``), fitted to
+    ``residual`` (the ratings minus their mean) by alternating least squares: with the other
+    groupings' biases fixed, each grouping's biases have a closed form, the shrunk mean of
+    what the others leave, sum(residual - other biases) / (reg + count), taken in turn
+    ``n_iter`` times. A member with no rating keeps a bias of 0."""
+    counts = [np.bincount(group, minlength=size)
+              for group, size in zip(groups, sizes, strict=True)]
+    biases = [np.zeros(size) for size in sizes]
+    for _ in range(n_iter):
+        for k, group in enumerate(groups):
+            others = sum(biases[j][groups[j]] for j in range(len(groups)) if j != k)
+            total = np.bincount(group, residual - others, minlength=sizes[k])
+            shrunk = regs[k] + counts[k]
+            biases[k] = np.divide(total, shrunk, out=np.zeros(sizes[k]), where=shrunk > 0)
+    return biases
+
+
 class BiasBaseline(Recommender):
     """r_hat(u, i) = mu + b_u + b_i, with biases shrunk towards 0 by L2 penalties.
 
-    Fitted by alternating least squares: with the user biases fixed, each item bias has the
-    closed form b_i = sum_u (r_ui - mu - b_u) / (reg_item + n_i), and the other way round.
-    A film with few ratings keeps a bias near 0: the penalty says "trust the mean until
-    there is evidence".
+    Fitted by alternating least squares (:func:`alternating_biases`): with the user biases
+    fixed, each item bias has the closed form b_i = sum_u (r_ui - mu - b_u) / (reg_item + n_i),
+    and the other way round. A film with few ratings keeps a bias near 0: the penalty says
+    "trust the mean until there is evidence".
     """
 
     name = "user + item biases"
@@ -35,20 +56,10 @@ class BiasBaseline(Recommender):
         self.reg_user, self.reg_item, self.n_iter = reg_user, reg_item, n_iter
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
-        n_users, n_items = len(self.users_), len(self.items_)
         self.mu_ = float(ratings.mean())
-        residual = ratings - self.mu_
-        self.user_bias_ = np.zeros(n_users)
-        self.item_bias_ = np.zeros(n_items)
-        n_u = np.bincount(users, minlength=n_users)
-        n_i = np.bincount(items, minlength=n_items)
-        for _ in range(self.n_iter):
-            self.item_bias_ = _shrunk_mean(
-                np.bincount(items, residual - self.user_bias_[users], minlength=n_items),
-                n_i, self.reg_item)
-            self.user_bias_ = _shrunk_mean(
-                np.bincount(users, residual - self.item_bias_[items], minlength=n_users),
-                n_u, self.reg_user)
+        self.item_bias_, self.user_bias_ = alternating_biases(
+            [items, users], [len(self.items_), len(self.users_)], ratings - self.mu_,
+            [self.reg_item, self.reg_user], self.n_iter)
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.mu_ + self.user_bias_[users] + self.item_bias_[items]).astype(np.float32)
@@ -60,11 +71,49 @@ class BiasBaseline(Recommender):
         return score.astype(np.float32)
 
 
-def _shrunk_mean(total: np.ndarray, count: np.ndarray, reg: float) -> np.ndarray:
-    """total / (reg + count), and 0 where there is no rating at all (no evidence, no bias)."""
-    denominator = reg + count
-    return np.divide(total, denominator, out=np.zeros_like(total, dtype=np.float64),
-                     where=denominator > 0)
+SECONDS_PER_DAY = 86_400
+
+
+class TimeAwareBiases(BiasBaseline):
+    """r_hat(u, i, t) = mu + b_u + b_i + b_{u,day(t)}: the biases of chapter 2 plus one bias
+    for each day on which a user rated, the day-specific user bias of Koren's temporal
+    dynamics (2009). A user's mood, or the way they use the scale, drifts from one session to
+    the next; the day's bias follows it, shrunk towards 0 by ``reg_day``.
+
+    The time of a rating is context: :meth:`predict` takes it as ``timestamps`` (seconds, as
+    in the ratings' ``timestamp`` column, which ``predict_frame`` reads), and without it, or
+    on a day the user did not rate in training, the day's bias is 0.
+
+    The penalties were chosen for the blend of chapter 16, on its held-out tenth of the
+    training ratings of two splits: 1 to 4 on the day's bias, 2 to 5 on the user's, gave the
+    same blend within 0.0003 RMSE; larger penalties on the films' biases (10, 25) did worse,
+    and so did a bias for each film in each month of ratings."""
+
+    name = "time-aware biases"
+    reads_time = True
+
+    def __init__(self, reg_user: float = 2.0, reg_item: float = 2.0, reg_day: float = 2.0,
+                 n_iter: int = 10) -> None:
+        super().__init__(reg_user, reg_item, n_iter)
+        self.reg_day = reg_day
+
+    def _read_parts(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        self._train_days = train["timestamp"].to_numpy(np.int64) // SECONDS_PER_DAY
+
+    def _fit(self, users, items, ratings, validation, verbose) -> None:
+        days, self._train_days = self._train_days, None
+        self.user_days_ = pd.MultiIndex.from_arrays([users, days]).unique()
+        user_day = self.user_days_.get_indexer(pd.MultiIndex.from_arrays([users, days]))
+        self.mu_ = float(ratings.mean())
+        self.item_bias_, self.user_bias_, self.day_bias_ = alternating_biases(
+            [items, users, user_day], [len(self.items_), len(self.users_), len(self.user_days_)],
+            ratings - self.mu_, [self.reg_item, self.reg_user, self.reg_day], self.n_iter)
+
+    def _time_scores(self, u: np.ndarray, i: np.ndarray, users: np.ndarray, items: np.ndarray,
+                     timestamps: np.ndarray) -> np.ndarray:
+        days = timestamps.astype(np.int64) // SECONDS_PER_DAY
+        found = self.user_days_.get_indexer(pd.MultiIndex.from_arrays([u, days]))
+        return np.where(found >= 0, self.day_bias_[found], 0.0).astype(np.float32)
 
 
 class MostPopular(BiasBaseline):

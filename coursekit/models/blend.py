@@ -44,6 +44,7 @@ class LinearBlend(Recommender):
     fraction and seed is used as it is, the others are fitted here."""
 
     name = "blend"
+    reads_time = True  # it passes the time of a rating to the members that read it
 
     def __init__(self, members: Mapping[str, Recommender], validation_fraction: float = 0.1,
                  ridge: float = 1.0, seed: int = 0) -> None:
@@ -57,10 +58,13 @@ class LinearBlend(Recommender):
         self.dataset_ = getattr(data, "dataset", None)
         return super().fit(data, verbose, **options)
 
+    def _read_parts(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
+        self._parts = (train, validation)  # with every column, the time of each rating too
+
     def _fit(self, users, items, ratings, validation, verbose) -> None:
-        frame = self._frame(users, items, ratings)
-        if validation is not None:
-            fit_part, held_part = frame, self._frame(*validation)
+        (frame, validation_frame), self._parts = self._parts, None
+        if validation_frame is not None:
+            fit_part, held_part = frame, validation_frame
         else:
             held = holdout_mask(len(frame), self.validation_fraction, self.seed)
             fit_part, held_part = frame[~held], frame[held]
@@ -101,10 +105,6 @@ class LinearBlend(Recommender):
         member.fit(Split(everything, held_part, name="blend members", **parts))
         return predictions
 
-    def _frame(self, users, items, ratings) -> pd.DataFrame:
-        return pd.DataFrame({"user": self.users_.ids_[users], "item": self.items_.ids_[items],
-                             "rating": ratings})
-
     def _blend(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         columns = [member.predict(user_ids, item_ids, unknown="fallback")
                    for member in self.members.values()]
@@ -113,6 +113,16 @@ class LinearBlend(Recommender):
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self._blend(self.users_.ids_[users], self.items_.ids_[items])
+
+    def _time_scores(self, u: np.ndarray, i: np.ndarray, users: np.ndarray, items: np.ndarray,
+                     timestamps: np.ndarray) -> np.ndarray:
+        """What the time changes in the members that read it, weighted as they are."""
+        added = np.zeros(users.shape, dtype=np.float32)
+        for weight, member in zip(self.weights_, self.members.values(), strict=True):
+            if member.reads_time:
+                added += weight * (member.predict(users, items, "fallback", timestamps)
+                                   - member.predict(users, items, "fallback"))
+        return added
 
     def _predict_unknown(self, users: np.ndarray, items: np.ndarray, user_ids: np.ndarray,
                          item_ids: np.ndarray) -> np.ndarray:

@@ -196,6 +196,8 @@ def _answers(model: Recommender, split: Split) -> dict:
     if model.predicts_ratings:
         out["predict"] = np.round(model.predict(pairs["user"], pairs["item"], "fallback"),
                                   5).tolist()
+        # at each rating's time, for a model that reads it
+        out["predict_frame"] = np.round(model.predict_frame(pairs), 5).tolist()
     return out
 
 
