@@ -345,3 +345,17 @@ def test_a_blend_passes_the_time_to_the_members_that_read_it():
     without = blend.predict(split.test["user"], split.test["item"], "fallback")
     truth = split.test["rating"]
     assert metrics.rmse(truth, blend.predict_frame(split.test)) < 0.7 * metrics.rmse(truth, without)
+
+
+def test_times_may_be_datetimes_but_not_missing():
+    table = moody_table()
+    as_dates = table.assign(timestamp=pd.to_datetime(table["timestamp"], unit="s"))
+    validated = ckd.validate_ratings(as_dates)
+    np.testing.assert_array_equal(validated["timestamp"], table["timestamp"])  # in seconds
+    model = TimeAwareBiases().fit(table)
+    users, items = table["user"].head(5), table["item"].head(5)
+    np.testing.assert_allclose(
+        model.predict(users, items, timestamps=as_dates["timestamp"].head(5)),
+        model.predict(users, items, timestamps=table["timestamp"].head(5)))
+    with pytest.raises(ValueError, match="missing"):
+        model.predict(users, items, timestamps=[0, 1, np.nan, 3, 4])

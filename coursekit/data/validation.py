@@ -143,6 +143,22 @@ def _drop_duplicates(frame: pd.DataFrame, policy: str) -> pd.DataFrame:
     return kept
 
 
+def seconds_since_epoch(values: object) -> np.ndarray:
+    """Times as whole seconds since 1970-01-01 (int64): numbers as they are, datetimes (naive
+    ones read as UTC) converted. Raises ``ValueError`` on a missing or unreadable time."""
+    series = pd.Series(np.asarray(values).reshape(-1) if not isinstance(values, pd.Series)
+                       else values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        epoch = pd.Timestamp("1970-01-01", tz=series.dt.tz)
+        series = (series - epoch) // pd.Timedelta(seconds=1)
+    numbers = pd.to_numeric(series, errors="coerce")
+    if numbers.isna().any():
+        example = series[numbers.isna()].head(3).tolist()
+        raise ValueError(f"{int(numbers.isna().sum())} time(s) are missing or not numbers of "
+                         f"seconds or datetimes, e.g. {example}.")
+    return numbers.to_numpy().astype(np.int64)
+
+
 def validate_ratings(
     ratings: pd.DataFrame,
     rating_scale: tuple[float, float] | None = None,
@@ -173,7 +189,7 @@ def validate_ratings(
         )
     try:
         rating = pd.to_numeric(frame["rating"]).astype("float32")
-        timestamp = pd.to_numeric(frame["timestamp"]).astype("int64")
+        timestamp = pd.Series(seconds_since_epoch(frame["timestamp"]), index=frame.index)
     except (ValueError, TypeError) as error:
         raise InvalidRatingsError(
             f"The rating and timestamp columns must be numbers ({error}). Convert them, e.g. "

@@ -29,6 +29,7 @@ from coursekit.data.validation import (
     DuplicatePolicy,
     check_rating_scale,
     infer_rating_scale,
+    seconds_since_epoch,
     validate_ratings,
 )
 from coursekit.errors import (
@@ -244,10 +245,10 @@ class Recommender:
             )
         users, items = _pairs(users, items)
         if timestamps is not None:
-            timestamps = np.asarray(timestamps).reshape(-1)
             if not self.reads_time:
                 raise TypeError(f"{type(self).__name__} does not read the time of a rating: "
                                 "call predict without timestamps.")
+            timestamps = seconds_since_epoch(timestamps)
             if timestamps.size != users.size:
                 raise ValueError(f"timestamps holds {timestamps.size} value(s) for "
                                  f"{users.size} pair(s): give one time per (user, item) pair.")
