@@ -115,6 +115,7 @@ def _quality(name: str) -> dict:
 
 # --- stability on a split with another seed ----------------------------------------------
 STABILITY_MODELS = ("matrix factorization", "I-AutoRec", "deep autoencoder", "neural CF",
+                    "time-aware biases",
                     "factorization machine", "DeepFM", "Bayesian FM (myFM)", "blend")
 STABILITY_SEEDS = (42, 7)
 

@@ -70,6 +70,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/fm.py", "perceptron"),
         ("coursekit/models/fm.py", "DeepFMNet"),
         ("coursekit/models/fm.py", "DeepCrossNet"),
+        ("coursekit/models/baselines.py", "alternating_biases"),
         ("coursekit/models/blend.py", "blend_weights"),
     ],
     "10_scaling_up": [
