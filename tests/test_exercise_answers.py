@@ -92,6 +92,44 @@ def test_chapter_8_self_pairs_take_exactly_a_tenth_off_the_diversity():
     assert with_self == pytest.approx(0.9 * metrics.diversity(lists, item_vectors=vectors))
 
 
+def test_chapter_16_a_bias_per_film_and_month_does_not_help_the_time_aware_biases(rating_split):
+    from coursekit.models.baselines import alternating_biases
+    from coursekit.models.training import holdout_mask
+
+    train = rating_split.train.reset_index(drop=True)
+    held = holdout_mask(len(train), 0.1, seed=0)
+    fit_part, held_part = train[~held], train[held]
+    start = fit_part["timestamp"].min()
+
+    def keys(part):  # film, user, (user, day), (film, 30-day month)
+        t = part["timestamp"].to_numpy()
+        return [part["item"].to_numpy(), part["user"].to_numpy(),
+                part["user"].to_numpy() * 100_000 + t // 86_400,
+                part["item"].to_numpy() * 1_000 + np.maximum(t - start, 0) // (30 * 86_400)]
+
+    def held_rmse(month_penalty):
+        regs = [2.0, 2.0, 2.0] + ([month_penalty] if month_penalty else [])
+        groups, found = [], []
+        for fitted, asked in list(zip(keys(fit_part), keys(held_part), strict=True))[:len(regs)]:
+            codes, members = pd.factorize(fitted)
+            groups.append(codes)
+            found.append(pd.Index(members).get_indexer(asked))
+        mean = fit_part["rating"].mean()
+        biases = alternating_biases(groups, [g.max() + 1 for g in groups],
+                                    fit_part["rating"].to_numpy() - mean, regs, 10)
+        predicted = mean + sum(np.where(f >= 0, b[np.maximum(f, 0)], 0.0)
+                               for f, b in zip(found, biases, strict=True))
+        return metrics.rmse(held_part["rating"], predicted)
+
+    without = held_rmse(None)
+    with_months = {penalty: held_rmse(penalty) for penalty in (2.0, 10.0, 50.0)}
+    # the answer: 0.930 without; 0.953, 0.938 and 0.931 with penalties 2, 10 and 50
+    assert without == pytest.approx(0.930, abs=0.001)
+    assert [round(v, 3) for v in with_months.values()] == pytest.approx(
+        [0.953, 0.938, 0.931], abs=0.0015)
+    assert all(value > without for value in with_months.values())
+
+
 def exercises_of(chapter: str) -> str:
     """The text of a chapter's exercises section, up to its next code cell."""
     text = (ROOT / "notebooks" / chapter).read_text()
