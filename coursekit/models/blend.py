@@ -9,7 +9,9 @@ and Bell 2009).
 Each member predicts a held-out part of the training ratings (``validation_fraction`` of
 them, or the split's own validation part) from a model that did not learn from it; a ridge
 regression of the held-out ratings on these predictions gives the weights, and the members
-are then fitted on all training ratings (:meth:`LinearBlend._held_out_predictions`).
+are then fitted on all training ratings (:meth:`LinearBlend._held_out_predictions`). A member
+that reads the time of a rating (the time-aware biases) predicts the held-out ratings, and
+later any frame with a ``timestamp`` column, at each rating's time.
 """
 
 from __future__ import annotations
