@@ -146,8 +146,7 @@ def _drop_duplicates(frame: pd.DataFrame, policy: str) -> pd.DataFrame:
 def seconds_since_epoch(values: object) -> np.ndarray:
     """Times as whole seconds since 1970-01-01 (int64): numbers as they are, datetimes (naive
     ones read as UTC) converted. Raises ``ValueError`` on a missing or unreadable time."""
-    series = pd.Series(np.asarray(values).reshape(-1) if not isinstance(values, pd.Series)
-                       else values)
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
     if pd.api.types.is_datetime64_any_dtype(series):
         epoch = pd.Timestamp("1970-01-01", tz=series.dt.tz)
         series = (series - epoch) // pd.Timedelta(seconds=1)

@@ -103,8 +103,7 @@ class TimeAwareBiases(BiasBaseline):
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         days, self._train_days = self._train_days, None
-        self.user_days_ = pd.MultiIndex.from_arrays([users, days]).unique()
-        user_day = self.user_days_.get_indexer(pd.MultiIndex.from_arrays([users, days]))
+        user_day, self.user_days_ = pd.MultiIndex.from_arrays([users, days]).factorize()
         self.mu_ = float(ratings.mean())
         self.item_bias_, self.user_bias_, self.day_bias_ = alternating_biases(
             [items, users, user_day], [len(self.items_), len(self.users_), len(self.user_days_)],
@@ -112,7 +111,7 @@ class TimeAwareBiases(BiasBaseline):
 
     def _time_scores(self, u: np.ndarray, i: np.ndarray, users: np.ndarray, items: np.ndarray,
                      timestamps: np.ndarray) -> np.ndarray:
-        days = timestamps.astype(np.int64) // SECONDS_PER_DAY
+        days = timestamps // SECONDS_PER_DAY  # whole seconds, as predict made them
         found = self.user_days_.get_indexer(pd.MultiIndex.from_arrays([u, days]))
         return np.where(found >= 0, self.day_bias_[found], 0.0).astype(np.float32)
 
