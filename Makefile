@@ -28,7 +28,7 @@ install: $(VENV)/.installed
 
 # The execution cache is keyed on each chapter's own code; when coursekit or the pinned
 # environment changes, every chapter must run again, so the cache is dropped.
-# The benchmark results count too: chapters 5, 6, 10 and 11 read them.
+# The benchmark results count too: chapters 5, 6, 15 and 16 read them.
 CODE_HASH = $(shell cat pyproject.toml requirements.txt coursekit/benchmark_results.json \
 	$$(find coursekit -name '*.py' | sort) | sha256sum | cut -c1-16)
 

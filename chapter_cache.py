@@ -30,18 +30,18 @@ _failed: set[Path] = set()
 # worker is left running a long chapter alone at the end. xdist's own reordering (by number of
 # tests in a file) would undo this order: `make test` passes --no-loadscope-reorder.
 FILE_SECONDS = {
-    "16_side_information.ipynb": 240, "14_retrieval_keras3.ipynb": 170,
-    "15_serving_at_scale.ipynb": 65, "05_autorec.ipynb": 175,
-    "07_retrieval_ranking_tfrs.ipynb": 60,
-    "13_implicit_feedback.ipynb": 156, "04_neural_collaborative_filtering.ipynb": 153,
-    "12_sequence_aware.ipynb": 151, "10_scaling_up.ipynb": 73, "06_deep_autoencoder.ipynb": 64,
+    "07_side_information.ipynb": 240, "13_retrieval_keras3.ipynb": 170,
+    "14_serving_at_scale.ipynb": 65, "05_autorec.ipynb": 175,
+    "12_retrieval_ranking_tfrs.ipynb": 60,
+    "09_implicit_feedback.ipynb": 156, "04_neural_collaborative_filtering.ipynb": 153,
+    "10_sequence_aware.ipynb": 151, "15_scaling_up.ipynb": 73, "06_deep_autoencoder.ipynb": 64,
     "test_fm.py": 76, "test_contract.py": 75, "test_retrieval_keras3.py": 12,
     "test_rerank.py": 15,
     "08_evaluating_top_n.ipynb": 51,
     "03_matrix_factorization.ipynb": 47, "test_autoencoders.py": 26, "test_tfrs.py": 25,
-    "09_assignment.ipynb": 21, "test_models.py": 11, "test_sequential.py": 10,
+    "11_assignment.ipynb": 21, "test_models.py": 11, "test_sequential.py": 10,
     "01_movielens_data.ipynb": 7, "02_baselines_cold_start.ipynb": 6,
-    "11_leaderboard.ipynb": 3,
+    "16_leaderboard.ipynb": 3,
 }
 
 

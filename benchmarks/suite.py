@@ -13,7 +13,7 @@ settings its chapter uses. Scale: on MovieLens-20M-shaped synthetic ratings at 1
 Every measurement runs in a fresh child process, so that its peak resident set size
 (``ru_maxrss``, TensorFlow included) is its own and no model inherits another's state; runs
 one after the other, never side by side, so timings do not disturb each other. Results are
-written to ``coursekit/benchmark_results.json`` (read by chapter 11) and printed as tables.
+written to ``coursekit/benchmark_results.json`` (read by chapter 16) and printed as tables.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _stability(name: str) -> dict:
             "spread": max(rmse.values()) - min(rmse.values())}
 
 
-# the trained models of chapters 12 and 13: HR@10 on TOPN (one split), two training seeds
+# the trained models of chapters 10 and 9: HR@10 on TOPN (one split), two training seeds
 TOPN_STABILITY_MODELS = ("GRU4Rec", "SASRec", "MF (BCE)", "BPR-MF", "MLP (BCE)", "NeuMF")
 TRAINING_SEEDS = (0, 1)
 

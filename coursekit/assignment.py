@@ -1,4 +1,4 @@
-"""Checks for the assignment (chapter 9): the diversity and novelty of every user's top-10,
+"""Checks for the assignment (chapter 11): the diversity and novelty of every user's top-10,
 and a 2-D map of the 30 best-rated films.
 
 A check takes the student's *function*. It first calls it on small inputs built here, which
@@ -42,7 +42,7 @@ class AssignmentSetup:
 
 
 def prepare(model=None, seed: int = 0) -> AssignmentSetup:
-    """Train chapter 3's model on the RATING protocol with chapter 10's fast trainer (or use
+    """Train chapter 3's model on the RATING protocol with chapter 15's fast trainer (or use
     ``model``, already fitted on it) and return the top-10 lists and film embeddings the
     tasks use, with the most-popular lists to compare them with."""
     from coursekit.models.baselines import MostPopular

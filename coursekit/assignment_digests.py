@@ -1,4 +1,4 @@
-"""Digests of the assignment's right answers and usual mistakes (chapter 9), written by
+"""Digests of the assignment's right answers and usual mistakes (chapter 11), written by
 `python instructors/assignment_digests.py`: do not edit by hand."""
 
 CASES = {'diversity': [{'right': 'ba6f053bc5707e67',

@@ -117,7 +117,7 @@ def write() -> Path:
     cases, data = compute()
     target = ROOT / "coursekit" / "assignment_digests.py"
     target.write_text(
-        '"""Digests of the assignment\'s right answers and usual mistakes (chapter 9), written '
+        '"""Digests of the assignment\'s right answers and usual mistakes (chapter 11), written '
         'by\n`python instructors/assignment_digests.py`: do not edit by hand."""\n\n'
         f"CASES = {pprint.pformat(cases, width=99, sort_dicts=False)}\n\n"
         f"DATA = {pprint.pformat(data, width=99, sort_dicts=False)}\n")

@@ -1,4 +1,4 @@
-"""Reference solution of the assignment (chapter 9). For instructors: keep it out of the
+"""Reference solution of the assignment (chapter 11). For instructors: keep it out of the
 students' notebooks. ``python instructors/assignment_solution.py`` runs every check; the
 rubric for the written answers is ``instructors/assignment_rubric.md``."""
 

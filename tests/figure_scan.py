@@ -22,8 +22,8 @@ from collections.abc import Iterable
 # Figures that are not results: (chapter, or "*" for every chapter) -> figure -> reason.
 ALLOWED: dict[str, dict[str, str]] = {
     "*": {"100,000": "MovieLens-100K's name: the dataset is 100,000 ratings by definition"},
-    "10_scaling_up": {"100%": "the whole step: a share of it that can exceed the whole"},
-    "11_leaderboard": {"30,000": "an exercise's imagined catalogue",
+    "15_scaling_up": {"100%": "the whole step: a share of it that can exceed the whole"},
+    "16_leaderboard": {"30,000": "an exercise's imagined catalogue",
                        "150,000": "an exercise's imagined user base"},
 }
 

@@ -187,7 +187,7 @@ def test_the_starter_asks_for_the_functions_the_checks_and_the_solution_use():
     """Each function the chapter's starter cells define has the reference's parameters."""
     import ast
 
-    source = (ROOT / "notebooks" / "09_assignment.md").read_text()
+    source = (ROOT / "notebooks" / "11_assignment.md").read_text()
     cells = [block.split("```", 1)[0] for block in source.split("```{code-cell} ipython3")[1:]]
     starters = {}
     for cell in cells:

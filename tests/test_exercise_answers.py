@@ -92,7 +92,7 @@ def test_chapter_8_self_pairs_take_exactly_a_tenth_off_the_diversity():
     assert with_self == pytest.approx(0.9 * metrics.diversity(lists, item_vectors=vectors))
 
 
-def test_chapter_16_a_bias_per_film_and_month_does_not_help_the_time_aware_biases(rating_split):
+def test_chapter_7_a_bias_per_film_and_month_does_not_help_the_time_aware_biases(rating_split):
     from coursekit.models.baselines import alternating_biases
     from coursekit.models.training import holdout_mask
 

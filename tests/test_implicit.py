@@ -1,4 +1,4 @@
-"""The implicit-feedback models of chapter 13: negative sampling, BPR as cross-entropy on a
+"""The implicit-feedback models of chapter 9: negative sampling, BPR as cross-entropy on a
 difference, implicit ALS against the direct sum, the sampled hit rate against a hand
 computation, and clear errors."""
 

@@ -95,3 +95,59 @@ def test_colab_button_is_configured_and_ipynb_excluded_from_the_site():
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert "notebooks/*.ipynb" in CONFIG["exclude_patterns"]
     assert CONFIG["repository"]["url"].startswith("https://github.com/")
+
+
+# --- Reading order and cross-references ----------------------------------------------------
+PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md"))
+LABEL = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.MULTILINE)
+TYPED_CHAPTER = re.compile(r"\b[Cc]hapters? \d+\b")
+REFERENCE = re.compile(r"\{(numref|ref)\}`([^`]*)`")
+DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`")
+
+
+def typed_chapter_numbers(text: str) -> list[str]:
+    """Every "chapter N" typed by hand: in prose, code and outputs alike, a number that a
+    change of order leaves pointing at the wrong page ({numref} roles are the way to write one)."""
+    return [m.group(0) for m in TYPED_CHAPTER.finditer(REFERENCE.sub("", text))]
+
+
+def test_chapter_numbers_follow_the_reading_order():
+    chapters = [Path(entry).name for entry in toc_files(TOC) if entry.startswith("notebooks/")]
+    assert [name[:2] for name in chapters] == [f"{n:02d}" for n in range(1, len(chapters) + 1)], (
+        f"the chapters' file numbers must follow _toc.yml's order: {chapters}")
+    numbered = [part for part in TOC["parts"]
+                if any(c["file"].startswith("notebooks/") for c in part["chapters"])]
+    assert all(part.get("numbered") for part in numbered), "every part of chapters is numbered"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_each_chapter_has_its_label_above_its_title(source: Path):
+    expected = "ch-" + source.stem[3:].replace("_", "-")
+    assert re.search(rf"^\({expected}\)=\n# ", source.read_text(), re.MULTILINE), (
+        f"{source.name} needs the line ({expected})= right above its title")
+
+
+@pytest.mark.parametrize("source", PAGES, ids=lambda p: p.stem)
+def test_no_chapter_number_is_typed_by_hand(source: Path):
+    typed = typed_chapter_numbers(source.read_text())
+    assert not typed, (f"{source.name} types {typed}: write {{numref}}`chapter %s <ch-...>` so "
+                       "that the build numbers the link")
+
+
+def test_every_cross_reference_has_a_target():
+    labels = {label for page in PAGES for label in LABEL.findall(page.read_text())}
+    for page in PAGES:
+        text = page.read_text()
+        for role, body in REFERENCE.findall(text):
+            target = body.rsplit("<", 1)[-1].rstrip(">").strip()
+            assert target in labels, f"{page.name}: {{{role}}}`{body}` names no label"
+        for target in DOC.findall(text):
+            path = (page.parent / target).resolve() if not target.startswith("/") else (
+                ROOT / target.lstrip("/"))
+            assert path.with_suffix(".md").exists(), f"{page.name}: {{doc}}`{target}` is missing"
+
+
+def test_the_typed_reference_check_can_fail():
+    assert typed_chapter_numbers("as chapter 3 showed, and Chapters 5 and 6") == [
+        "chapter 3", "Chapters 5"]
+    assert typed_chapter_numbers("as {numref}`chapter %s <ch-autorec>` showed") == []

@@ -1,4 +1,4 @@
-"""The sequence models of chapter 12: training windows, time order, the causal mask, the
+"""The sequence models of chapter 10: training windows, time order, the causal mask, the
 recent-item baseline against a hand computation, and clear errors."""
 
 from __future__ import annotations

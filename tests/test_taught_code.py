@@ -30,28 +30,28 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/autoencoder_network.py", "RefeedingAutoencoder"),
         ("coursekit/models/autoencoder_network.py", "SelfNormalizingAutoencoder"),
     ],
-    "07_retrieval_ranking_tfrs": [
+    "12_retrieval_ranking_tfrs": [
         ("coursekit/tfrs.py", "QueryTower"),
         ("coursekit/tfrs.py", "CandidateTower"),
         ("coursekit/tfrs.py", "in_batch_softmax_loss"),
         ("coursekit/tfrs.py", "TwoTowerModel"),
     ],
-    "14_retrieval_keras3": [
+    "13_retrieval_keras3": [
         ("coursekit/models/retrieval.py", "in_batch_softmax_loss"),
         ("coursekit/models/retrieval.py", "TwoTowerNet"),
     ],
-    "15_serving_at_scale": [
+    "14_serving_at_scale": [
         ("coursekit/serving.py", "inner_product_as_distance"),
         ("coursekit/serving.py", "recall_at_k"),
         ("coursekit/models/rerank.py", "CandidateRanker"),
     ],
-    "12_sequence_aware": [
+    "10_sequence_aware": [
         ("coursekit/models/sequential.py", "left_padded"),
         ("coursekit/models/sequential.py", "training_windows"),
         ("coursekit/models/sequential.py", "GRU4RecNet"),
         ("coursekit/models/sequential.py", "SASRecNet"),
     ],
-    "13_implicit_feedback": [
+    "09_implicit_feedback": [
         ("coursekit/models/implicit.py", "sample_negatives"),
         ("coursekit/models/implicit.py", "is_chosen"),
         ("coursekit/models/implicit.py", "DotProductNet"),
@@ -60,7 +60,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/implicit.py", "als_solve"),
         ("coursekit/topn.py", "sampled_hit_rate"),
     ],
-    "16_side_information": [
+    "07_side_information": [
         ("coursekit/models/fm.py", "pairwise_interactions"),
         ("coursekit/models/fm.py", "on_both_sides"),
         ("coursekit/models/fm.py", "FactorizationMachineNet"),
@@ -73,7 +73,7 @@ TAUGHT: dict[str, list[tuple[str, str]]] = {
         ("coursekit/models/baselines.py", "alternating_biases"),
         ("coursekit/models/blend.py", "blend_weights"),
     ],
-    "10_scaling_up": [
+    "15_scaling_up": [
         ("coursekit/models/fast_mf.py", "mf_gradients"),
         ("coursekit/models/rowwise.py", "rowwise_adagrad_update"),
         ("coursekit/models/fast_mf.py", "FastMatrixFactorizationNet"),

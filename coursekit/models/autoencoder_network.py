@@ -216,7 +216,7 @@ class SparseAutoencoder(keras.Model):
 
 
 class RefeedingAutoencoder(SparseAutoencoder):
-    """The deep autoencoder's network (chapter 6): each batch's dense output goes through
+    """The deep autoencoder's network: each batch's dense output goes through
     the network a second time and must come back unchanged (dense re-feeding)."""
 
     def extra_loss(self, dense_out):

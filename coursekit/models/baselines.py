@@ -84,11 +84,11 @@ class TimeAwareBiases(BiasBaseline):
     in the ratings' ``timestamp`` column, which ``predict_frame`` reads), and without it, or
     on a day the user did not rate in training, the day's bias is 0.
 
-    The penalties were chosen for the blend of chapter 16, on its held-out tenth of the
+    The penalties were chosen for the blend of chapter 7, on its held-out tenth of the
     training ratings of two splits: 1 to 4 on the day's bias, 2 to 5 on the user's, gave the
     same blend within 0.0003 RMSE; larger penalties on the films' biases (10, 25) did worse,
     and so did a bias for each film in each month of ratings, with penalties from 2 to 50 on
-    it (chapter 16's fourth exercise)."""
+    it (chapter 7's fourth exercise)."""
 
     name = "time-aware biases"
     reads_time = True

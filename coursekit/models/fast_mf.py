@@ -1,4 +1,4 @@
-"""Chapter 3's matrix factorization, trained fast (chapter 10).
+"""Chapter 3's matrix factorization, trained fast (chapter 15).
 
 The network, its prediction and its loss are chapter 3's. What changes is how ``fit`` spends
 its time: a plain Keras ``fit`` with Adam and batches of 128 pays, per step, for Python and
@@ -31,7 +31,7 @@ from .rowwise import INITIAL_ACCUMULATOR, raw_variable, rowwise_adagrad_update
 
 
 def mf_gradients(network, users, items, ratings, user_slot, item_slot, n_users, n_items):
-    """Closed-form gradients of chapter 3's loss, *summed* over the batch (squared error plus
+    """Closed-form gradients of matrix factorization's loss, *summed* over the batch (squared error plus
     the per-rating L2 penalty of both vectors and biases), one row per touched user and item.
 
     Rating ``j`` adds to slot ``user_slot[j]`` of the user gradients (``n_users`` slots)
@@ -70,7 +70,7 @@ def padded_rows(rows, batch):
 
 
 class FastMatrixFactorizationNet(MatrixFactorizationNet):
-    """Chapter 3's network with the fast ``train_step``: closed-form gradients of the touched
+    """Matrix factorization's network with the fast ``train_step``: closed-form gradients of the touched
     rows, row-wise Adagrad, one XLA-compiled kernel for the arithmetic and the updates."""
 
     def __init__(self, *args, learning_rate: float = 0.02, **kwargs) -> None:

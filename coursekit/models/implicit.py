@@ -1,4 +1,4 @@
-"""Implicit feedback (chapter 13): which films a user chose, not how they rated them, and
+"""Implicit feedback (chapter 9): which films a user chose, not how they rated them, and
 models trained to rank the chosen films above the others.
 
     model = BPRMF().fit(split)       # or NeuMF(), ImplicitMF(), ImplicitALS()

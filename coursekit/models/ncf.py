@@ -20,7 +20,7 @@ from .keras_base import KerasRecommender
 
 
 class NeuralCFNet(keras.Model):
-    """Chapter 4's network: user and item embeddings side by side into an MLP."""
+    """Neural CF's network: user and item embeddings side by side into an MLP."""
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, hidden_units: Sequence[int],
                  dropout: float, l2: float, seed: int = 0) -> None:

@@ -1,4 +1,4 @@
-"""Row-wise Adagrad: the optimizer of large embedding tables (chapters 5 and 10).
+"""Row-wise Adagrad: the optimizer of large embedding tables (chapters 5 and 15).
 
 A batch touches a few rows of a table (the users and items it holds); their gradient is zero
 everywhere else. Adam keeps two moments per weight and, in Keras, updates every row on every

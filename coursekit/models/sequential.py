@@ -1,4 +1,4 @@
-"""Sequence-aware recommenders (chapter 12): each user's films in the order they were rated,
+"""Sequence-aware recommenders (chapter 10): each user's films in the order they were rated,
 and the next film predicted from the latest ones.
 
     model = SASRec().fit(split)      # or GRU4Rec(), RecentItemKNN(n_recent=3)
@@ -276,7 +276,7 @@ class NextFilmRecommender(SequenceRecommender):
 
 
 class SASRec(NextFilmRecommender):
-    """SASRec: self-attention over each user's latest ``max_len`` films (chapter 12).
+    """SASRec: self-attention over each user's latest ``max_len`` films (chapter 10).
 
     The defaults were chosen on the TOPN validation part (each user's second-latest film),
     with training seeds 0 and 1: dropout 0.3 and a patience of 10 epochs reach a best
@@ -297,7 +297,7 @@ class SASRec(NextFilmRecommender):
 
 
 class GRU4Rec(NextFilmRecommender):
-    """GRU4Rec: a recurrent network over each user's latest ``max_len`` films (chapter 12).
+    """GRU4Rec: a recurrent network over each user's latest ``max_len`` films (chapter 10).
 
     Its validation HR@10 climbs slowly and unevenly, so it waits 20 epochs for an improvement:
     with training seeds 0 and 1 that reached a best validation HR@10 of 0.227 and 0.225 (at

@@ -1,4 +1,4 @@
-"""Training AutoRec on matrices whose rows are long (chapters 5 and 10): updates touch only
+"""Training AutoRec on matrices whose rows are long (chapters 5 and 15): updates touch only
 the weight rows of the columns a batch holds, with row-wise Adagrad."""
 
 from __future__ import annotations
