@@ -31,7 +31,7 @@ from .rowwise import INITIAL_ACCUMULATOR, raw_variable, rowwise_adagrad_update
 
 
 def mf_gradients(network, users, items, ratings, user_slot, item_slot, n_users, n_items):
-    """Closed-form gradients of matrix factorization's loss, *summed* over the batch (squared error plus
+    """Closed-form gradients of the MF loss, *summed* over the batch (squared error plus
     the per-rating L2 penalty of both vectors and biases), one row per touched user and item.
 
     Rating ``j`` adds to slot ``user_slot[j]`` of the user gradients (``n_users`` slots)
@@ -70,7 +70,7 @@ def padded_rows(rows, batch):
 
 
 class FastMatrixFactorizationNet(MatrixFactorizationNet):
-    """Matrix factorization's network with the fast ``train_step``: closed-form gradients of the touched
+    """The MF network with the fast ``train_step``: closed-form gradients of the touched
     rows, row-wise Adagrad, one XLA-compiled kernel for the arithmetic and the updates."""
 
     def __init__(self, *args, learning_rate: float = 0.02, **kwargs) -> None:

@@ -22,7 +22,7 @@ from .keras_base import KerasRecommender
 
 
 class MatrixFactorizationNet(keras.Model):
-    """Matrix factorization's network: a dot product of user and item vectors, two biases and an offset,
+    """The MF network: a dot product of user and item vectors, two biases and an offset,
     squashed by a sigmoid into ``output_range``; the per-rating L2 penalty as a model loss."""
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, l2: float,
