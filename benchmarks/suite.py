@@ -87,13 +87,13 @@ def _prepare_child(name: str) -> None:
     from coursekit.models.registry import get_entry
 
     if get_entry(name).backend == "tfrs":
-        import coursekit.tfrs  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+        import coursekit.models.retrieval.tfrs  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
 
 # --- quality on the three protocols --------------------------------------------------------
 def _quality(name: str) -> dict:
     from coursekit import data as ckd
-    from coursekit.evaluation import evaluate
+    from coursekit.evaluation.protocols import evaluate
 
     _prepare_child(name)
     dataset = ckd.load_movielens("ml-100k", progressbar=False)
@@ -123,7 +123,7 @@ STABILITY_SEEDS = (42, 7)
 def _stability(name: str) -> dict:
     """RMSE of ``name`` on the RATING protocol's random 80/20 split with each seed."""
     from coursekit import data as ckd
-    from coursekit.metrics import evaluate_ratings
+    from coursekit.evaluation.metrics import evaluate_ratings
 
     _prepare_child(name)
     dataset = ckd.load_movielens("ml-100k", progressbar=False)
@@ -143,7 +143,7 @@ TRAINING_SEEDS = (0, 1)
 def _topn_stability(name: str) -> dict:
     """HR@10 of ``name`` on the TOPN protocol, trained with each of two seeds."""
     from coursekit import data as ckd
-    from coursekit.evaluation import evaluate
+    from coursekit.evaluation.protocols import evaluate
 
     split = ckd.topn_protocol(ckd.load_movielens("ml-100k", progressbar=False))
     hit_rate = {str(seed): evaluate(make_model(name, seed=seed).fit(split), split,
@@ -201,7 +201,7 @@ def _scale_autorec(folder: Path) -> dict:
     import scipy.sparse as sp
     import tensorflow as tf
 
-    from coursekit.models.autoencoders import AutoRec
+    from coursekit.models.rating.autoencoders import AutoRec
 
     tf.config.threading.set_inter_op_parallelism_threads(1)  # one large temporary at a time
     with np.load(folder / "train.npz") as arrays:
@@ -229,7 +229,7 @@ def _scale(name: str, folder: str) -> dict:
 
     import numpy as np
 
-    from coursekit import metrics
+    from coursekit.evaluation import metrics
     from coursekit.scaling import EpochTimer
 
     _prepare_child(name)

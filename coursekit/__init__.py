@@ -14,9 +14,9 @@ import os
 # set before Python starts, as the Makefile does.) A value the user set is kept.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from . import errors  # noqa: E402
+from coursekit import errors  # noqa: E402
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["errors", "in_colab", "__version__"]
 
 

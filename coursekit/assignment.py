@@ -6,8 +6,8 @@ the student has not seen, and compares each answer with a digest (a salted SHA-2
 right one; digests of the usual wrong answers name the mistake. Where the answer depends on
 the data alone (popularity ranks, the 30 films), the answer on the assignment's own data is
 checked against a digest too. The expected values themselves are stored nowhere and computed
-by no function here. While a check runs, chapter 8's metric functions in ``coursekit.metrics``
-refuse to work: the exercise is to write them.
+by no function here. While a check runs, chapter 8's metric functions in
+``coursekit.evaluation.metrics`` refuse to work: the exercise is to write them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from coursekit.data import load_movielens, rating_protocol
 from coursekit.data.movielens import MovieLens
-from coursekit.topn import item_vectors_of
+from coursekit.evaluation.topn import item_vectors_of
 
 TOP_N = 10
 MAP_FILMS = 30
@@ -45,12 +45,12 @@ def prepare(model=None, seed: int = 0) -> AssignmentSetup:
     """Train chapter 3's model on the RATING protocol with chapter 15's fast trainer (or use
     ``model``, already fitted on it) and return the top-10 lists and film embeddings the
     tasks use, with the most-popular lists to compare them with."""
-    from coursekit.models.baselines import MostPopular
+    from coursekit.models.rating.baselines import MostPopular
 
     movielens = load_movielens("ml-100k")
     split = rating_protocol(movielens)
     if model is None:
-        from coursekit.models.fast_mf import FastMatrixFactorization
+        from coursekit.models.rating.fast_mf import FastMatrixFactorization
 
         model = FastMatrixFactorization(seed=seed).fit(split)
     popular = MostPopular().fit(split).recommend_all(n=TOP_N)
@@ -206,11 +206,12 @@ _METRICS_REFUSED = ("diversity", "intra_list_similarity", "novelty_rank", "popul
 
 @contextlib.contextmanager
 def _without_chapter_8_metrics() -> Iterator[None]:
-    from coursekit import metrics
+    from coursekit.evaluation import metrics
 
     def refuse(*args, **kwargs):
         raise NotTheExercise("the assignment asks you to write this measure yourself, with "
-                             "NumPy and pandas; coursekit.metrics computes it for chapter 8.")
+                             "NumPy and pandas; coursekit.evaluation.metrics computes it for "
+                             "chapter 8.")
 
     saved = {name: getattr(metrics, name) for name in _METRICS_REFUSED}
     try:

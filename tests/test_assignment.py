@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import assignment, assignment_digests, metrics
+from coursekit import assignment, assignment_digests
 from coursekit import data as ckd
+from coursekit.evaluation import metrics
 from coursekit.models import MatrixFactorization
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import check_rating_matrix
 from coursekit.errors import InvalidRatingsError, UnknownIdError
 from coursekit.models import Recommender
-from coursekit.models.autoencoders import AutoRec, DeepAutoencoder
+from coursekit.models.rating.autoencoders import AutoRec, DeepAutoencoder
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_batches_of_empty_rows_give_a_finite_loss(cls, small_split):
 
 
 def test_autorec_learns_beyond_the_global_mean(small_split):
-    from coursekit.metrics import rmse
+    from coursekit.evaluation.metrics import rmse
 
     model = AutoRec(hidden_units=(64,), epochs=40, batch_size=32, seed=0).fit(small_split)
     test = small_split.test

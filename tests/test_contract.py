@@ -57,7 +57,7 @@ def test_every_model_of_the_benchmark_suite_is_registered():
 
 
 def test_a_model_that_loads_back_different_breaks_the_contract(monkeypatch):
-    from coursekit.models.baselines import BiasBaseline
+    from coursekit.models.rating.baselines import BiasBaseline
 
     save = BiasBaseline.save
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from coursekit.models import EASE
-from coursekit.models import ease as ease_module
+from coursekit.models.ranking import ease as ease_module
 
 
 def _table(seed: int = 0, n_users: int = 30, n_items: int = 12) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from coursekit import data as ckd
-from coursekit import metrics
+from coursekit.evaluation import metrics
 from coursekit.models import BiasBaseline, Popularity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +93,8 @@ def test_chapter_8_self_pairs_take_exactly_a_tenth_off_the_diversity():
 
 
 def test_chapter_7_a_bias_per_film_and_month_does_not_help_the_time_aware_biases(rating_split):
-    from coursekit.models.baselines import alternating_biases
-    from coursekit.models.training import holdout_mask
+    from coursekit.models.rating.baselines import alternating_biases
+    from coursekit.models.training.refit import holdout_mask
 
     train = rating_split.train.reset_index(drop=True)
     held = holdout_mask(len(train), 0.1, seed=0)

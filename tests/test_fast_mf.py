@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from coursekit import data as ckd
-from coursekit import metrics
-from coursekit.models.fast_mf import (
+from coursekit.evaluation import metrics
+from coursekit.models.rating.fast_mf import (
     FastMatrixFactorization,
     FastMatrixFactorizationNet,
     mf_gradients,

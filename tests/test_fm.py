@@ -9,30 +9,31 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit import data as ckd
-from coursekit import metrics
 from coursekit.data.movielens import MovieLens
 from coursekit.data.splits import Split
 from coursekit.errors import RatingsNotPredictedError
-from coursekit.models import BiasBaseline
-from coursekit.models.blend import LinearBlend, blend_weights
-from coursekit.models.checks import contract_split
-from coursekit.models.fm import (
-    BLOCKS,
+from coursekit.evaluation import metrics
+from coursekit.models import (
     BayesianFactorizationMachine,
-    DeepCrossNet,
+    BiasBaseline,
     DeepCrossNetwork,
     DeepFM,
-    DeepFMNet,
     FactorizationMachine,
+)
+from coursekit.models.checks import contract_split
+from coursekit.models.rating.blend import LinearBlend, blend_weights
+from coursekit.models.rating.feature_rows import BLOCKS, FeatureBlocks
+from coursekit.models.rating.fm_networks import (
+    DeepCrossNet,
+    DeepFMNet,
     FactorizationMachineNet,
-    FeatureBlocks,
     as_sparse_tensor,
     field_embeddings,
     pairwise_interactions,
     pairwise_interactions_directly,
     spread_by_field,
 )
-from coursekit.models.training import holdout_mask
+from coursekit.models.training.refit import holdout_mask
 
 
 def test_the_linear_time_identity_equals_the_sum_over_pairs():

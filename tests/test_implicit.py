@@ -10,7 +10,8 @@ import pytest
 import scipy.sparse as sp
 
 from coursekit.data.splits import Split
-from coursekit.models.implicit import (
+from coursekit.evaluation.topn import sampled_hit_rate
+from coursekit.models.ranking.implicit import (
     BPRMF,
     DotProductNet,
     ImplicitALS,
@@ -23,7 +24,6 @@ from coursekit.models.implicit import (
     is_chosen,
     sample_negatives,
 )
-from coursekit.topn import sampled_hit_rate
 
 SCALE = (1.0, 5.0)
 

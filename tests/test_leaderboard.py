@@ -107,7 +107,7 @@ def test_epoch_timer_extrapolates_from_a_fixed_number_of_batches(ml100k):
 def test_profile_train_step_splits_a_step_into_its_parts():
     import keras
 
-    from coursekit.models.mf import MatrixFactorizationNet
+    from coursekit.models.rating.mf import MatrixFactorizationNet
     from coursekit.scaling import profile_train_step
 
     network = MatrixFactorizationNet(50, 40, 4, 0.03, (0.0, 5.5), 3.5)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from coursekit import data as ckd
-from coursekit import metrics
 from coursekit.errors import UnknownIdError
+from coursekit.evaluation import metrics
 from coursekit.models import (
     BiasBaseline,
     GlobalMean,
@@ -210,7 +210,7 @@ def _epochs_of(data, steps: int, epochs: int) -> list[list[tuple]]:
 
 @pytest.mark.parametrize("shuffle", [True, "batch", False])
 def test_epoch_batches_cover_every_example_once_per_epoch(shuffle):
-    from coursekit.models.keras_base import epoch_batches
+    from coursekit.models.training.keras_base import epoch_batches
 
     x, y = np.arange(10, dtype=np.int32) * 10, np.arange(10, dtype=np.float32)
     data, steps = epoch_batches((x, y), batch_size=4, seed=0, shuffle=shuffle)
@@ -230,7 +230,7 @@ def test_epoch_batches_cover_every_example_once_per_epoch(shuffle):
 
 
 def test_epoch_batches_are_the_same_for_the_same_seed_and_differ_across_seeds():
-    from coursekit.models.keras_base import epoch_batches
+    from coursekit.models.training.keras_base import epoch_batches
 
     x = np.arange(50, dtype=np.int32)
 
@@ -244,7 +244,7 @@ def test_epoch_batches_are_the_same_for_the_same_seed_and_differ_across_seeds():
 
 
 def test_fixed_batches_keep_the_order_and_the_last_partial_batch():
-    from coursekit.models.keras_base import fixed_batches
+    from coursekit.models.training.keras_base import fixed_batches
 
     x = np.arange(10, dtype=np.int32).reshape(5, 2)
     batches = [b[0].numpy() for b in fixed_batches((x,), batch_size=2)]
@@ -256,7 +256,7 @@ def test_fixed_batches_keep_the_order_and_the_last_partial_batch():
 def test_fit_arrays_needs_one_step_or_one_epoch_per_call():
     import keras
 
-    from coursekit.models.keras_base import fit_arrays
+    from coursekit.models.training.keras_base import fit_arrays
 
     x, y = np.zeros((10, 2), np.float32), np.zeros(10, np.float32)
     network = keras.Sequential([keras.layers.Dense(1)])
@@ -328,7 +328,7 @@ def test_the_time_of_a_rating_goes_only_where_it_is_read(split):
 
 
 def test_a_blend_passes_the_time_to_the_members_that_read_it():
-    from coursekit.models.blend import LinearBlend
+    from coursekit.models.rating.blend import LinearBlend
 
     split = ckd.random_split(moody_table(), 0.2, seed=0)
     blend = LinearBlend({"biases": BiasBaseline(), "timed": TimeAwareBiases()}).fit(split)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from coursekit.models.checks import contract_split, contract_table
-from coursekit.models.rerank import DAY, FEATURES, RetrieveThenRank
+from coursekit.models.ranking.rerank import DAY, FEATURES, RetrieveThenRank
 
 QUICK = {"candidates": 10, "epochs": 3, "retriever": {"epochs": 2, "dim": 8, "batch_size": 64}}
 

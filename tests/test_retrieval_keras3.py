@@ -12,7 +12,7 @@ from keras import ops
 from coursekit.data.features import TowerFeatures
 from coursekit.errors import UnknownIdError
 from coursekit.models.checks import contract_split
-from coursekit.models.retrieval import TwoTowerRetrieval, in_batch_softmax_loss
+from coursekit.models.retrieval.two_tower import TwoTowerRetrieval, in_batch_softmax_loss
 
 QUICK = {"epochs": 2, "dim": 8, "batch_size": 64}
 

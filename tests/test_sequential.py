@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from coursekit.errors import InvalidRatingsError
-from coursekit.models.sequential import (
+from coursekit.models.ranking.sequential import (
     PADDING,
     GRU4RecNet,
     RecentItemKNN,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coursekit.serving import (
+from coursekit.models.retrieval.serving import (
     build_index,
     index_megabytes,
     inner_product_as_distance,

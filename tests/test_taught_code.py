@@ -1,9 +1,14 @@
-"""What a chapter teaches is a code cell of that chapter, the same text as coursekit's.
+"""What a chapter teaches is a code cell of that chapter, the same text as coursekit's, and the
+code that runs.
 
-Each entry of TAUGHT names a class or function of coursekit that a chapter defines in one of
-its code cells, word for word, and then trains or calls: the reader edits that cell in Colab
-and runs the edited version through the same coursekit wrapper. Editing either copy alone
-fails this test. The sources are read with ``ast``, without importing TensorFlow.
+A class or function of coursekit that a chapter teaches carries, on the line above its
+definition, the comment ``# taught: <label>``, the label of the chapter (``(ch-...)=`` above its
+title), as d2l marks its saved code. The chapter defines it in one of its code cells, word for
+word, and then uses that cell's version (trains it through a coursekit wrapper, or calls it):
+the reader edits the cell in Colab and runs the edited version. Editing either copy alone
+fails this test, and so does a taught cell that nothing uses afterwards, or that a later
+import of coursekit's copy shadows. The sources are read with ``ast``, without importing
+TensorFlow.
 
 After changing a taught definition in coursekit, ``make sync`` copies it into its chapter
 (``python tests/test_taught_code.py``, then the Colab notebooks are paired again).
@@ -20,65 +25,39 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+MARKER = re.compile(r"^# taught: (ch-[a-z0-9-]+)$")
+LABEL = re.compile(r"^\((ch-[a-z0-9-]+)\)=$", re.MULTILINE)
 
-# chapter -> (coursekit file, name of a top-level class or function) it defines in a cell
-TAUGHT: dict[str, list[tuple[str, str]]] = {
-    "03_matrix_factorization": [("coursekit/models/mf.py", "MatrixFactorizationNet")],
-    "04_neural_collaborative_filtering": [("coursekit/models/ncf.py", "NeuralCFNet")],
-    "05_autorec": [("coursekit/models/autoencoder_network.py", "SparseAutoencoder")],
-    "06_deep_autoencoder": [
-        ("coursekit/models/autoencoder_network.py", "RefeedingAutoencoder"),
-        ("coursekit/models/autoencoder_network.py", "SelfNormalizingAutoencoder"),
-    ],
-    "12_retrieval_ranking_tfrs": [
-        ("coursekit/tfrs.py", "QueryTower"),
-        ("coursekit/tfrs.py", "CandidateTower"),
-        ("coursekit/tfrs.py", "in_batch_softmax_loss"),
-        ("coursekit/tfrs.py", "TwoTowerModel"),
-    ],
-    "13_retrieval_keras3": [
-        ("coursekit/models/retrieval.py", "in_batch_softmax_loss"),
-        ("coursekit/models/retrieval.py", "TwoTowerNet"),
-    ],
-    "14_serving_at_scale": [
-        ("coursekit/serving.py", "inner_product_as_distance"),
-        ("coursekit/serving.py", "recall_at_k"),
-        ("coursekit/models/rerank.py", "CandidateRanker"),
-    ],
-    "10_sequence_aware": [
-        ("coursekit/models/sequential.py", "left_padded"),
-        ("coursekit/models/sequential.py", "training_windows"),
-        ("coursekit/models/sequential.py", "GRU4RecNet"),
-        ("coursekit/models/sequential.py", "SASRecNet"),
-    ],
-    "09_implicit_feedback": [
-        ("coursekit/models/implicit.py", "sample_negatives"),
-        ("coursekit/models/implicit.py", "is_chosen"),
-        ("coursekit/models/implicit.py", "DotProductNet"),
-        ("coursekit/models/implicit.py", "PairwiseDifference"),
-        ("coursekit/models/implicit.py", "NeuMFNet"),
-        ("coursekit/models/implicit.py", "als_solve"),
-        ("coursekit/topn.py", "sampled_hit_rate"),
-    ],
-    "07_side_information": [
-        ("coursekit/models/fm.py", "pairwise_interactions"),
-        ("coursekit/models/fm.py", "on_both_sides"),
-        ("coursekit/models/fm.py", "FactorizationMachineNet"),
-        ("coursekit/models/fm.py", "spread_by_field"),
-        ("coursekit/models/fm.py", "field_embeddings"),
-        ("coursekit/models/fm.py", "FieldEmbeddingsNet"),
-        ("coursekit/models/fm.py", "perceptron"),
-        ("coursekit/models/fm.py", "DeepFMNet"),
-        ("coursekit/models/fm.py", "DeepCrossNet"),
-        ("coursekit/models/baselines.py", "alternating_biases"),
-        ("coursekit/models/blend.py", "blend_weights"),
-    ],
-    "15_scaling_up": [
-        ("coursekit/models/fast_mf.py", "mf_gradients"),
-        ("coursekit/models/rowwise.py", "rowwise_adagrad_update"),
-        ("coursekit/models/fast_mf.py", "FastMatrixFactorizationNet"),
-    ],
-}
+
+def chapters_by_label() -> dict[str, Path]:
+    """Each chapter's label (the line ``(ch-...)=`` above its title) and its source."""
+    return {label: md for md in sorted(NOTEBOOKS.glob("*.md"))
+            for label in LABEL.findall(md.read_text())[:1]}
+
+
+def taught_definitions() -> dict[str, list[tuple[str, str]]]:
+    """chapter stem -> (coursekit file, top-level name) of every definition marked as taught."""
+    chapters = chapters_by_label()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted((ROOT / "coursekit").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ClassDef | ast.FunctionDef):
+                continue
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            marker = MARKER.match(lines[first - 2]) if first >= 2 else None
+            if marker:
+                label = marker.group(1)
+                if label not in chapters:
+                    raise LookupError(f"{path.name}: {node.name} is marked as taught in "
+                                      f"{label}, which no chapter is labelled")
+                found.setdefault(chapters[label].stem, []).append(
+                    (path.relative_to(ROOT).as_posix(), node.name))
+    return found
+
+
+TAUGHT = taught_definitions()
+
 
 CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
@@ -120,10 +99,49 @@ def test_the_taught_code_is_a_cell_of_its_chapter(chapter, path, name):
     assert is_defined_in(source, cells), (
         f"{chapter} must define {name} in a code cell, word for word as in {path}: one of "
         "the two copies was edited. Make them the same text again.")
+    problem = unused_or_shadowed(name, cells)
+    assert problem is None, f"{chapter}: the cell defining {name} {problem}"
+
+
+def unused_or_shadowed(name: str, cells: list[str]) -> str | None:
+    """Why the chapter's own ``name`` is not the code that runs, or None: nothing after its
+    definition uses it, or an import after it replaces it with coursekit's copy."""
+    trees = [ast.parse(re.sub(r"(?m)^([ \t]*)[%!].*$", r"\1pass", cell)) for cell in cells]
+    where = next(((k, node) for k, tree in enumerate(trees) for node in tree.body
+                  if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name == name),
+                 None)
+    if where is None:
+        return "is not a top-level definition of a cell"
+    k, defined = where
+    later = [node for node in ast.walk(trees[k]) if getattr(node, "lineno", 0) > defined.end_lineno]
+    later += [node for tree in trees[k + 1:] for node in ast.walk(tree)]
+    for node in later:
+        if isinstance(node, ast.ImportFrom) and any(
+                (alias.asname or alias.name) == name for alias in node.names):
+            return f"is shadowed by `from {node.module} import {name}` after it"
+    inside = set(map(id, ast.walk(defined)))
+    uses = [node for tree in trees for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and node.id == name and id(node) not in inside]
+    if not uses:
+        return "is never used afterwards: coursekit's copy runs instead, so an edit changes nothing"
+    return None
+
+
+def test_every_part_of_the_course_marks_its_taught_code():
+    assert len(TAUGHT) >= 10 and sum(map(len, TAUGHT.values())) >= 30, TAUGHT
+
+
+def test_an_unused_or_shadowed_cell_is_caught():
+    definition = "def blend_weights(p, r):\n    return p"
+    assert unused_or_shadowed("blend_weights", [definition, "x = 1"]) is not None
+    assert "shadowed" in unused_or_shadowed("blend_weights", [
+        definition, "from coursekit.models.rating.blend import blend_weights\nblend_weights(1, 2)"])
+    assert unused_or_shadowed("blend_weights", [definition, "w = blend_weights(1, 2)"]) is None
+    assert unused_or_shadowed("blend_weights", [definition, "Model(solver=blend_weights)"]) is None
 
 
 def test_an_edited_copy_is_caught():
-    source = definition_source(ROOT / "coursekit/models/mf.py", "MatrixFactorizationNet")
+    source = definition_source(ROOT / "coursekit/models/rating/mf.py", "MatrixFactorizationNet")
     cells = ["import keras", source]
     assert is_defined_in(source, cells)
     edited = source.replace("ops.sum(p * q, axis=1)", "ops.sum(p * q, axis=-1)")
@@ -137,7 +155,7 @@ def test_no_chapter_prints_code_instead_of_running_it():
         for cell in code_cells(chapter.read_text()):
             assert "getsource" not in cell, (
                 f"{chapter.name} prints source code with inspect.getsource; make the taught "
-                "code a cell of the chapter (and an entry of TAUGHT) instead.")
+                "code a cell of the chapter (marked `# taught: <label>` in coursekit) instead.")
 
 
 def copy_into_chapters() -> None:

@@ -21,22 +21,23 @@ def run(code: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
 
 
 def test_importing_coursekit_tfrs_first_gives_tfrs_keras_2():
-    result = run("import coursekit.tfrs\nimport tensorflow as tf\n"
+    result = run("import coursekit.models.retrieval.tfrs\nimport tensorflow as tf\n"
                  "import tensorflow_recommenders\nprint(tf.keras.__name__)")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith("tf_keras")
 
 
 def test_keras_3_already_bound_gives_a_clear_error():
-    result = run("import tensorflow as tf\n_ = tf.keras.layers.Dense\nimport coursekit.tfrs")
+    result = run("import tensorflow as tf\n_ = tf.keras.layers.Dense\n"
+                 "import coursekit.models.retrieval.tfrs")
     assert result.returncode != 0
     assert "KerasVersionError" in result.stderr
     assert "Restart the runtime" in result.stderr
-    assert "import coursekit.tfrs" in result.stderr
+    assert "import coursekit.models.retrieval.tfrs" in result.stderr
 
 
 def test_standalone_keras_3_before_is_fine():
-    result = run("import keras\nimport coursekit.tfrs\nimport tensorflow as tf\n"
+    result = run("import keras\nimport coursekit.models.retrieval.tfrs\nimport tensorflow as tf\n"
                  "print(keras.__version__.split('.')[0], tf.keras.__name__)")
     assert result.returncode == 0, result.stderr[-2000:]
     major, name = result.stdout.split()
@@ -44,7 +45,7 @@ def test_standalone_keras_3_before_is_fine():
 
 
 def test_training_batches_come_in_a_new_order_every_epoch():
-    result = run("import coursekit.tfrs as ct\nimport tensorflow as tf\n"
+    result = run("import coursekit.models.retrieval.tfrs as ct\nimport tensorflow as tf\n"
                  "data = ct.shuffled_batches(tf.data.Dataset.range(64), 64, 8, seed=0)\n"
                  "epochs = [[int(x) for b in data for x in b] for _ in range(3)]\n"
                  "print(sorted(epochs[0]) == list(range(64)), len({tuple(e) for e in epochs}))")
@@ -54,7 +55,7 @@ def test_training_batches_come_in_a_new_order_every_epoch():
 
 def test_the_written_out_loss_is_what_tfrs_retrieval_computes():
     result = run("""
-import coursekit.tfrs as ct
+import coursekit.models.retrieval.tfrs as ct
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs

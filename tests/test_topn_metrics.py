@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursekit import data as ckd
-from coursekit import metrics, topn
+from coursekit.evaluation import metrics, topn
 from coursekit.models import BiasBaseline, MostPopular
 
 

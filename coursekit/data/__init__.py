@@ -4,12 +4,12 @@ The TensorFlow pipelines (``interaction_dataset``, ``SparseRows``) are imported 
 used, so that ``import coursekit.data`` does not load TensorFlow.
 """
 
-from .download import cache_dir, sha256_of
-from .encoding import IdEncoder
-from .movielens import MovieLens, load_movielens
-from .registry import DATASETS, dataset_names
-from .sparse import sparse_row_batches, to_csr
-from .splits import (
+from coursekit.data.download import cache_dir, sha256_of
+from coursekit.data.encoding import IdEncoder
+from coursekit.data.movielens import MovieLens, load_movielens
+from coursekit.data.registry import DATASETS, dataset_names
+from coursekit.data.sparse import sparse_row_batches, to_csr
+from coursekit.data.splits import (
     Split,
     hide_ratings,
     leave_last_out_split,
@@ -20,8 +20,8 @@ from .splits import (
     topn_protocol,
     user_holdout_split,
 )
-from .synthetic import synthetic_movielens
-from .validation import validate_ratings
+from coursekit.data.synthetic import synthetic_movielens
+from coursekit.data.validation import validate_ratings
 
 __all__ = [
     "DATASETS", "IdEncoder", "MovieLens", "Split", "SparseRows", "cache_dir", "dataset_names",
@@ -35,7 +35,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("interaction_dataset", "SparseRows"):
-        from . import pipelines
+        from coursekit.data import pipelines
 
         return getattr(pipelines, name)
     raise AttributeError(f"module 'coursekit.data' has no attribute {name!r}")

@@ -17,14 +17,13 @@ import uuid
 import warnings
 from pathlib import Path
 
-from coursekit.errors import DatasetHashError, DatasetUnavailableError
-
-from .registry import (
+from coursekit.data.registry import (
     RECBOLE_REQUIREMENT,
     RECBOLE_WHEEL,
     RECBOLE_WHEEL_SHA256,
     ArchiveSpec,
 )
+from coursekit.errors import DatasetHashError, DatasetUnavailableError
 
 CACHE_ENV_VAR = "COURSEKIT_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 60

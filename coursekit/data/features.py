@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .movielens import MovieLens
+from coursekit.data.movielens import MovieLens
 
 AGE_GROUPS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M's age groups, as lower bounds
 FIRST_YEAR, YEARS_PER_CODE, YEAR_CODES = 1920, 5, 20  # 1920-24 ... 2015-19; earlier: first

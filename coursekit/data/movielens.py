@@ -18,11 +18,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from coursekit.data.download import CACHE_ENV_VAR, cache_dir, fetch_archive, fetch_recbole_wheel
+from coursekit.data.registry import DATASETS, RECBOLE_ML100K_DIR, RECBOLE_WHEEL, ArchiveSpec
+from coursekit.data.validation import validate_ratings
 from coursekit.errors import DatasetUnavailableError, UnknownDatasetError
-
-from .download import CACHE_ENV_VAR, cache_dir, fetch_archive, fetch_recbole_wheel
-from .registry import DATASETS, RECBOLE_ML100K_DIR, RECBOLE_WHEEL, ArchiveSpec
-from .validation import validate_ratings
 
 Source = Literal["auto", "grouplens", "recbole"]
 

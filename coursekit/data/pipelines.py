@@ -8,8 +8,8 @@ import pandas as pd
 import scipy.sparse as sp
 import tensorflow as tf
 
-from .encoding import IdEncoder
-from .sparse import check_rating_matrix
+from coursekit.data.encoding import IdEncoder
+from coursekit.data.sparse import check_rating_matrix
 
 
 def interaction_dataset(

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from coursekit.data.encoding import IdEncoder
 from coursekit.errors import InvalidRatingsError
-
-from .encoding import IdEncoder
 
 
 def to_csr(

@@ -11,17 +11,16 @@ from dataclasses import InitVar, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from coursekit.errors import EmptySplitError
-
-from .encoding import IdEncoder
-from .movielens import MovieLens, load_movielens
-from .validation import (
+from coursekit.data.encoding import IdEncoder
+from coursekit.data.movielens import MovieLens, load_movielens
+from coursekit.data.validation import (
     DuplicatePolicy,
     check_rating_scale,
     check_time_order,
     infer_rating_scale,
     validate_ratings,
 )
+from coursekit.errors import EmptySplitError
 
 PROTOCOL_DATASET = "ml-100k"
 PROTOCOL_SEED = 42

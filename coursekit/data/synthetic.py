@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .movielens import ML100K_GENRES, MovieLens
+from coursekit.data.movielens import ML100K_GENRES, MovieLens
 
 ML20M_USERS = 138_493
 ML20M_ITEMS = 26_744

@@ -211,7 +211,7 @@ class Recommender:
                                                              np.ndarray]) -> None:
         """Keep the early-stopped model's predictions of the encoded ``validation`` ratings
         (raw ids, clipped to the scale) in ``validation_predictions_``: ratings the model
-        did not learn from, what a blend is fitted on (:mod:`coursekit.models.blend`)."""
+        did not learn from, what a blend is fitted on (:mod:`coursekit.models.rating.blend`)."""
         users, items, ratings = validation
         self.validation_predictions_ = pd.DataFrame({
             "user": self.users_.ids_[users], "item": self.items_.ids_[items],

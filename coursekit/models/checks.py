@@ -28,9 +28,8 @@ import pandas as pd
 from coursekit.data.movielens import MovieLens
 from coursekit.data.splits import Split, random_split
 from coursekit.errors import NotFittedError, RatingsNotPredictedError, UnknownIdError
-
-from .base import Recommender
-from .registry import get_entry
+from coursekit.models.base import Recommender
+from coursekit.models.registry import get_entry
 
 SCALE = (1.0, 10.0)
 EVERYTHING_USER = "u00"  # rated every item
@@ -206,7 +205,7 @@ import json, sys, warnings
 warnings.simplefilter("ignore")
 folders = json.loads(sys.argv[1])
 if sys.argv[2] == "tfrs":
-    import coursekit.tfrs  # noqa: F401
+    import coursekit.models.retrieval.tfrs  # noqa: F401
 from coursekit.models import Recommender
 from coursekit.models.checks import _answers, contract_split
 split = contract_split()
@@ -249,8 +248,8 @@ FITTED_CHECKS = {
 def _check_fitted(name: str, settings: dict,
                   split: Split) -> tuple[dict[str, str], Recommender | None]:
     entry = get_entry(name)
-    if entry.backend == "tfrs" and "coursekit.tfrs" not in sys.modules:
-        import coursekit.tfrs  # noqa: F401  (Keras 2 for TFRS, before TensorFlow loads)
+    if entry.backend == "tfrs" and "coursekit.models.retrieval.tfrs" not in sys.modules:
+        import coursekit.models.retrieval.tfrs  # noqa: F401  (Keras 2 for TFRS, before TensorFlow loads)
     failures: dict[str, str] = {}
     try:
         check_use_before_fit(entry.make(**{**entry.quick, **settings}), split)

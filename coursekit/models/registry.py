@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .base import Recommender
+from coursekit.models.base import Recommender
 
 Backend = Literal["numpy", "keras", "surprise", "tfrs"]
 
@@ -40,7 +40,7 @@ def _surprise(algorithm: str) -> Callable[..., Recommender]:
     def make(**settings: Any) -> Recommender:
         import surprise
 
-        from .surprise_models import SurpriseRecommender
+        from coursekit.models.rating.surprise_models import SurpriseRecommender
 
         if algorithm == "SVD":
             chosen = surprise.SVD(**{"random_state": 0, **settings})
@@ -53,7 +53,20 @@ def _surprise(algorithm: str) -> Callable[..., Recommender]:
     return make
 
 
+# Where each model class lives: filled by the entries below (``_lazy``) and read by
+# ``coursekit.models``, which imports a class from its home when it is first asked for.
+HOMES: dict[str, str] = {
+    "SurpriseRecommender": "coursekit.models.rating.surprise_models",
+    "tune_surprise": "coursekit.models.rating.surprise_models",
+    "LinearBlend": "coursekit.models.rating.blend",
+}
+
+
 def _lazy(module: str, cls: str, **fixed: Any) -> Callable[..., Recommender]:
+    """A factory of the class ``cls`` of ``module`` (imported when first called), with the
+    settings ``fixed`` under the caller's; the class's home is recorded in :data:`HOMES`."""
+    HOMES.setdefault(cls, module)
+
     def make(**settings: Any) -> Recommender:
         import importlib
 
@@ -81,7 +94,7 @@ BLEND_MEMBERS = ("factorization machine", "DeepFM", "DCN-v2", "I-AutoRec",
 
 def _blend(members: tuple[str, ...] = BLEND_MEMBERS, quick: bool = False,
            **settings: Any) -> Recommender:
-    from .blend import LinearBlend
+    from coursekit.models.rating.blend import LinearBlend
 
     return LinearBlend({name: make_model(name, **(MODELS[name].quick if quick else {}))
                         for name in members}, **settings)
@@ -93,79 +106,87 @@ _QUICK_SEQUENCE = {"epochs": 2, "dim": 8, "max_len": 8, "batch_size": 16}
 _QUICK_IMPLICIT = {"epochs": 2, "dim": 8, "batch_size": 64}
 
 _ENTRIES = [
-    ModelEntry("global mean", 2, ("RATING",), _lazy("coursekit.models.baselines", "GlobalMean")),
+    ModelEntry("global mean", 2, ("RATING",),
+               _lazy("coursekit.models.rating.baselines", "GlobalMean")),
     ModelEntry("most popular", 2, ("TOPN", "RETRIEVAL"),
-               _lazy("coursekit.models.baselines", "MostPopular")),
+               _lazy("coursekit.models.rating.baselines", "MostPopular")),
     ModelEntry("user + item biases", 2, ("RATING", "TOPN"),
-               _lazy("coursekit.models.baselines", "BiasBaseline")),
+               _lazy("coursekit.models.rating.baselines", "BiasBaseline")),
     ModelEntry("Surprise SVD", 2, ("RATING", "TOPN"), _surprise("SVD"), "surprise",
                {"n_epochs": 3}),
     ModelEntry("Surprise KNNBaseline", 2, ("RATING",), _surprise("KNNBaseline"), "surprise"),
     ModelEntry("time-aware biases", 7, ("RATING",),
-               _lazy("coursekit.models.baselines", "TimeAwareBiases")),
-    ModelEntry("EASE", 8, ("TOPN", "RETRIEVAL"), _lazy("coursekit.models.ease", "EASE")),
+               _lazy("coursekit.models.rating.baselines", "TimeAwareBiases")),
+    ModelEntry("EASE", 8, ("TOPN", "RETRIEVAL"), _lazy("coursekit.models.ranking.ease", "EASE")),
     ModelEntry("matrix factorization", 3, ("RATING", "TOPN", "RETRIEVAL"),
-               _lazy("coursekit.models.mf", "MatrixFactorization"), "keras",
+               _lazy("coursekit.models.rating.mf", "MatrixFactorization"), "keras",
                {"epochs": 2, "n_factors": 8}),
     ModelEntry("matrix factorization (fast)", 15, ("RATING", "TOPN", "RETRIEVAL"),
-               _lazy("coursekit.models.fast_mf", "FastMatrixFactorization"), "keras",
+               _lazy("coursekit.models.rating.fast_mf", "FastMatrixFactorization"), "keras",
                {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("neural CF", 4, ("RATING", "TOPN"),
-               _lazy("coursekit.models.ncf", "NeuralCF"), "keras",
+               _lazy("coursekit.models.rating.ncf", "NeuralCF"), "keras",
                {"epochs": 2, "n_factors": 8, "hidden_units": (16,), "batch_size": 64}),
     ModelEntry("I-AutoRec", 5, ("RATING", "TOPN"),
-               _lazy("coursekit.models.autoencoders", "AutoRec", orientation="item"), "keras",
+               _lazy("coursekit.models.rating.autoencoders", "AutoRec", orientation="item"),
+               "keras",
                _QUICK_AUTOREC),
     ModelEntry("U-AutoRec", 5, ("RATING",),
-               _lazy("coursekit.models.autoencoders", "AutoRec", orientation="user",
+               _lazy("coursekit.models.rating.autoencoders", "AutoRec", orientation="user",
                      learning_rate=2e-3), "keras", _QUICK_AUTOREC),
     ModelEntry("deep autoencoder", 6, ("RATING", "TOPN"),
-               _lazy("coursekit.models.autoencoders", "DeepAutoencoder"), "keras",
+               _lazy("coursekit.models.rating.autoencoders", "DeepAutoencoder"), "keras",
                {"epochs": 2, "hidden_units": (8, 4, 8)}),
     ModelEntry("TFRS ranking", 12, ("RATING",),
-               _lazy("coursekit.tfrs", "RankingRecommender"), "tfrs",
+               _lazy("coursekit.models.retrieval.tfrs", "RankingRecommender"), "tfrs",
                {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("TFRS two-tower retrieval", 12, ("TOPN", "RETRIEVAL"),
-               _lazy("coursekit.tfrs", "RetrievalRecommender"), "tfrs",
+               _lazy("coursekit.models.retrieval.tfrs", "RetrievalRecommender"), "tfrs",
                {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("TFRS two-tower retrieval (logQ)", 12, ("TOPN", "RETRIEVAL"),
-               _lazy("coursekit.tfrs", "RetrievalRecommender", sampling_correction=True),
+               _lazy("coursekit.models.retrieval.tfrs", "RetrievalRecommender",
+                     sampling_correction=True),
                "tfrs", {"epochs": 2, "n_factors": 8, "batch_size": 64}),
     ModelEntry("two-tower (keras-rs)", 13, ("TOPN", "RETRIEVAL"),
-               _lazy("coursekit.models.retrieval", "TwoTowerRetrieval"), "keras",
+               _lazy("coursekit.models.retrieval.two_tower", "TwoTowerRetrieval"), "keras",
                {"epochs": 2, "dim": 8, "batch_size": 64}),
     ModelEntry("two-tower (keras-rs, features)", 13, ("TOPN", "RETRIEVAL"),
-               _lazy("coursekit.models.retrieval", "TwoTowerRetrieval", features=True), "keras",
+               _lazy("coursekit.models.retrieval.two_tower", "TwoTowerRetrieval", features=True),
+               "keras",
                {"epochs": 2, "dim": 8, "batch_size": 64}),
     ModelEntry("two-tower + ranker", 14, ("TOPN",),
-               _lazy("coursekit.models.rerank", "RetrieveThenRank"), "keras",
+               _lazy("coursekit.models.ranking.rerank", "RetrieveThenRank"), "keras",
                {"candidates": 10, "epochs": 3,
                 "retriever": {"epochs": 2, "dim": 8, "batch_size": 64}}),
     ModelEntry("recent-item kNN", 10, ("TOPN",),
-               _lazy("coursekit.models.sequential", "RecentItemKNN")),
-    ModelEntry("GRU4Rec", 10, ("TOPN",), _lazy("coursekit.models.sequential", "GRU4Rec"),
+               _lazy("coursekit.models.ranking.sequential", "RecentItemKNN")),
+    ModelEntry("GRU4Rec", 10, ("TOPN",), _lazy("coursekit.models.ranking.sequential", "GRU4Rec"),
                "keras", _QUICK_SEQUENCE),
-    ModelEntry("SASRec", 10, ("TOPN",), _lazy("coursekit.models.sequential", "SASRec"),
+    ModelEntry("SASRec", 10, ("TOPN",), _lazy("coursekit.models.ranking.sequential", "SASRec"),
                "keras", _QUICK_SEQUENCE),
-    ModelEntry("implicit ALS", 9, ("TOPN",), _lazy("coursekit.models.implicit", "ImplicitALS"),
+    ModelEntry("implicit ALS", 9, ("TOPN",),
+               _lazy("coursekit.models.ranking.implicit", "ImplicitALS"),
                quick={"dim": 8, "iterations": 3}),
-    ModelEntry("MF (BCE)", 9, ("TOPN",), _lazy("coursekit.models.implicit", "ImplicitMF"),
+    ModelEntry("MF (BCE)", 9, ("TOPN",), _lazy("coursekit.models.ranking.implicit", "ImplicitMF"),
                "keras", _QUICK_IMPLICIT),
-    ModelEntry("BPR-MF", 9, ("TOPN",), _lazy("coursekit.models.implicit", "BPRMF"), "keras",
+    ModelEntry("BPR-MF", 9, ("TOPN",), _lazy("coursekit.models.ranking.implicit", "BPRMF"), "keras",
                _QUICK_IMPLICIT),
     ModelEntry("MLP (BCE)", 9, ("TOPN",),
-               _lazy("coursekit.models.implicit", "NeuMF", towers=("mlp",)), "keras",
+               _lazy("coursekit.models.ranking.implicit", "NeuMF", towers=("mlp",)), "keras",
                {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
-    ModelEntry("NeuMF", 9, ("TOPN",), _lazy("coursekit.models.implicit", "NeuMF"), "keras",
+    ModelEntry("NeuMF", 9, ("TOPN",), _lazy("coursekit.models.ranking.implicit", "NeuMF"), "keras",
                {**_QUICK_IMPLICIT, "hidden_units": (8,)}),
     ModelEntry("factorization machine", 7, ("RATING",),
-               _lazy("coursekit.models.fm", "FactorizationMachine"), "keras", _QUICK_FEATURES),
-    ModelEntry("DeepFM", 7, ("RATING",), _lazy("coursekit.models.fm", "DeepFM"), "keras",
+               _lazy("coursekit.models.rating.feature_models", "FactorizationMachine"), "keras",
+               _QUICK_FEATURES),
+    ModelEntry("DeepFM", 7, ("RATING",),
+               _lazy("coursekit.models.rating.feature_models", "DeepFM"), "keras",
                {**_QUICK_FEATURES, "hidden_units": (8,)}),
-    ModelEntry("DCN-v2", 7, ("RATING",), _lazy("coursekit.models.fm", "DeepCrossNetwork"),
+    ModelEntry("DCN-v2", 7, ("RATING",),
+               _lazy("coursekit.models.rating.feature_models", "DeepCrossNetwork"),
                "keras", {**_QUICK_FEATURES, "hidden_units": (8,), "projection_dim": 4}),
     ModelEntry("Bayesian FM (myFM)", 7, ("RATING",),
-               _lazy("coursekit.models.fm", "BayesianFactorizationMachine"),
+               _lazy("coursekit.models.rating.bayesian_fm", "BayesianFactorizationMachine"),
                quick={"n_iter": 5, "n_kept_samples": 3, "rank": 4}),
     ModelEntry("blend", 7, ("RATING",), _blend, "keras",
                {"quick": True, "members": ("user + item biases", "factorization machine")}),

@@ -13,7 +13,7 @@ import pytest
 
 from coursekit import data as ckd
 from coursekit import figures
-from coursekit.metrics import evaluate_ratings
+from coursekit.evaluation.metrics import evaluate_ratings
 
 MARGIN = 0.002
 
@@ -115,7 +115,7 @@ def test_new_films_are_retrieved_by_their_features_well_above_chance(chapter):
 
 @pytest.fixture(scope="module")
 def fast_mf_rmse(ml100k):
-    from coursekit.models.fast_mf import FastMatrixFactorization
+    from coursekit.models.rating.fast_mf import FastMatrixFactorization
 
     splits = {seed: ckd.random_split(ml100k.ratings, 0.2, seed, dataset=ml100k)
               for seed in (42, 7)}

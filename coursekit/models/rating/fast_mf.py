@@ -10,7 +10,7 @@ dense update), and for automatic differentiation through the gathers. Here a cus
   spread over many ratings;
 - computes the gradient in closed form (it is short: the sigmoid's slope times the error),
   summed per touched row (``tf.unique`` finds the rows);
-- updates only the touched rows, with row-wise Adagrad (:mod:`coursekit.models.rowwise`);
+- updates only the touched rows, with row-wise Adagrad (:mod:`coursekit.models.training.rowwise`);
 - compiles the arithmetic and the updates with XLA into one fused kernel;
 - shuffles the ratings once and then the order of the batches each epoch.
 
@@ -26,10 +26,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .mf import MatrixFactorization, MatrixFactorizationNet
-from .rowwise import INITIAL_ACCUMULATOR, raw_variable, rowwise_adagrad_update
+from coursekit.models.rating.mf import MatrixFactorization, MatrixFactorizationNet
+from coursekit.models.training.rowwise import (
+    INITIAL_ACCUMULATOR,
+    raw_variable,
+    rowwise_adagrad_update,
+)
 
 
+# taught: ch-scaling-up
 def mf_gradients(network, users, items, ratings, user_slot, item_slot, n_users, n_items):
     """Closed-form gradients of the MF loss, *summed* over the batch (squared error plus
     the per-rating L2 penalty of both vectors and biases), one row per touched user and item.
@@ -69,6 +74,7 @@ def padded_rows(rows, batch):
     return tf.pad(rows, [[0, length - count]])
 
 
+# taught: ch-scaling-up
 class FastMatrixFactorizationNet(MatrixFactorizationNet):
     """The MF network with the fast ``train_step``: closed-form gradients of the touched
     rows, row-wise Adagrad, one XLA-compiled kernel for the arithmetic and the updates."""
@@ -137,7 +143,7 @@ class FastMatrixFactorization(MatrixFactorization):
     name = "matrix factorization (fast)"
     # Shuffling every rating every epoch costs a gather of the whole training set, seconds
     # at 20M ratings: the ratings are shuffled once, and each epoch then draws a new order
-    # of the batches (:func:`coursekit.models.keras_base.epoch_batches`).
+    # of the batches (:func:`coursekit.models.training.keras_base.epoch_batches`).
     shuffle = "batch"
 
     def __init__(

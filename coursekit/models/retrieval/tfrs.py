@@ -25,9 +25,10 @@ def _check_keras() -> None:
     if not name.startswith("tf_keras"):
         raise KerasVersionError(
             "TensorFlow Recommenders needs Keras 2 (tf-keras), but tf.keras is already Keras 3 "
-            f"in this Python process ({name}): something used tf.keras before coursekit.tfrs "
-            "was imported. Restart the runtime (in Colab: Runtime > Restart session), then run "
-            "`import coursekit.tfrs` before anything else that uses TensorFlow."
+            f"in this Python process ({name}): something used tf.keras before "
+            "coursekit.models.retrieval.tfrs was imported. Restart the runtime (in Colab: "
+            "Runtime > Restart session), then run "
+            "`import coursekit.models.retrieval.tfrs` before anything else that uses TensorFlow."
         )
 
 
@@ -44,7 +45,7 @@ tf.get_logger().setLevel("ERROR")
 
 from coursekit.errors import UnknownIdError  # noqa: E402
 from coursekit.models.base import Recommender, check_n  # noqa: E402
-from coursekit.models.training import early_stop_then_refit  # noqa: E402
+from coursekit.models.training.refit import early_stop_then_refit  # noqa: E402
 
 KS = (1, 5, 10, 50, 100)
 ACCIDENTAL_HIT_LOGIT = np.finfo(np.float32).min / 100.0  # as TFRS's RemoveAccidentalHits
@@ -55,6 +56,7 @@ def _strings(values: "pd.Series | np.ndarray") -> np.ndarray:
     return np.asarray(values).astype(str)
 
 
+# taught: ch-retrieval-ranking-tfrs
 class QueryTower(tf.keras.Model):
     """User id -> StringLookup -> Embedding, with a constant 1 appended (it multiplies the
     candidate tower's item bias in the dot product)."""
@@ -70,6 +72,7 @@ class QueryTower(tf.keras.Model):
         return tf.concat([vectors, tf.ones_like(vectors[:, :1])], axis=1)
 
 
+# taught: ch-retrieval-ranking-tfrs
 class CandidateTower(tf.keras.Model):
     """Movie id -> StringLookup -> Embedding, with a learned per-movie bias appended."""
 
@@ -85,6 +88,7 @@ class CandidateTower(tf.keras.Model):
         return tf.concat([self.embedding(index), self.bias(index)], axis=1)
 
 
+# taught: ch-retrieval-ranking-tfrs
 def in_batch_softmax_loss(queries, candidates, log_q=None, film_index=None,
                           remove_accidental_hits=False):
     """The retrieval loss: a softmax over the films of the batch for each user, summed.
@@ -107,6 +111,7 @@ def in_batch_softmax_loss(queries, candidates, log_q=None, film_index=None,
     return tf.reduce_sum(losses)
 
 
+# taught: ch-retrieval-ranking-tfrs
 class TwoTowerModel(tfrs.Model):
     """Two towers trained by :func:`in_batch_softmax_loss`; the top-K metrics of TFRS's
     ``Retrieval`` task (every film a candidate) are computed in evaluation only."""
@@ -320,7 +325,7 @@ class RankingModel(tfrs.models.Model):
 class RankingRecommender(Recommender):
     """The ranking model behind coursekit's interface, for the RATING protocol.
 
-    Trained by the course's routine (:func:`coursekit.models.training.early_stop_then_refit`):
+    Trained by the course's routine (:func:`coursekit.models.training.refit.early_stop_then_refit`):
     early stopping on a validation part, then a fresh model on all training ratings.
     """
 

@@ -28,6 +28,7 @@ from coursekit.data.sparse import rows_by_ratings
 DENSE_BATCH_LIMIT = 2**24  # values in one dense batch (64 MB of float32) before going sparse
 
 
+# taught: ch-autorec
 class SparseAutoencoder(keras.Model):
     """The Keras model behind :class:`AutoRec` and :class:`DeepAutoencoder`.
 
@@ -215,6 +216,7 @@ class SparseAutoencoder(keras.Model):
         return self.encode_sparse(position, columns, values, tf.shape(rows)[0], False)
 
 
+# taught: ch-deep-autoencoder
 class RefeedingAutoencoder(SparseAutoencoder):
     """The deep autoencoder's network: each batch's dense output goes through
     the network a second time and must come back unchanged (dense re-feeding)."""
@@ -227,6 +229,7 @@ class RefeedingAutoencoder(SparseAutoencoder):
         return tf.reduce_mean(tf.square(target - again))
 
 
+# taught: ch-deep-autoencoder
 class SelfNormalizingAutoencoder(RefeedingAutoencoder):
     """The re-feeding network built for SELU's self-normalisation (Klambauer et al. 2017):
     LeCun-normal initial kernels, and alpha dropout, which sets dropped units to SELU's

@@ -18,9 +18,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from .keras_base import KerasRecommender
+from coursekit.models.training.keras_base import KerasRecommender
 
 
+# taught: ch-matrix-factorization
 class MatrixFactorizationNet(keras.Model):
     """The MF network: a dot product of user and item vectors, two biases and an offset,
     squashed by a sigmoid into ``output_range``; the per-rating L2 penalty as a model loss."""

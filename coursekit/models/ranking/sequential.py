@@ -21,14 +21,14 @@ import scipy.sparse as sp
 from keras import layers, ops
 
 from coursekit.data.validation import check_time_order
-
-from .base import Recommender
-from .keras_base import build_training_state, hit_rate_early_stopping
-from .training import early_stop_then_refit
+from coursekit.models.base import Recommender
+from coursekit.models.training.keras_base import build_training_state, hit_rate_early_stopping
+from coursekit.models.training.refit import early_stop_then_refit
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
 
 
+# taught: ch-sequence-aware
 class SASRecNet(keras.Model):
     """Self-attentive sequential recommendation (Kang and McAuley 2018): film embeddings plus
     learned position embeddings, ``n_blocks`` causal self-attention blocks, and at every
@@ -70,6 +70,7 @@ class SASRecNet(keras.Model):
         return ops.reshape(scores, (-1, self.max_len, scores.shape[-1]))
 
 
+# taught: ch-sequence-aware
 class GRU4RecNet(keras.Model):
     """GRU4Rec (Hidasi et al. 2016), trained like SASRec with a softmax over every film: a
     gated recurrent unit reads the films in order, and its state after each one scores every
@@ -89,12 +90,14 @@ class GRU4RecNet(keras.Model):
         return ops.reshape(scores, (-1, self.max_len, scores.shape[-1]))
 
 
+# taught: ch-sequence-aware
 def left_padded(sequence: np.ndarray, length: int) -> np.ndarray:
     """The last ``length`` tokens of ``sequence``, padded on the left with :data:`PADDING`."""
     tail = sequence[-length:]
     return np.concatenate([np.full(length - tail.size, PADDING, dtype=np.int32), tail])
 
 
+# taught: ch-sequence-aware
 def training_windows(sequences: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and next-film targets of ``max_len`` positions each: every user's sequence is cut
     from its end into windows (a window's targets are its inputs shifted by one film), so that

@@ -23,17 +23,20 @@ from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
 from coursekit.data.validation import validate_ratings
 from coursekit.errors import InvalidRatingsError
-
-from .autoencoder_network import (
+from coursekit.models.base import Recommender
+from coursekit.models.rating.autoencoder_network import (
     DENSE_BATCH_LIMIT,
     HeldOutRMSE,
     RefeedingAutoencoder,
     SparseAutoencoder,
 )
-from .base import Recommender
-from .keras_base import STEPS_PER_EXECUTION, EpochLine, build_training_state
-from .sparse_trainer import SparseRowwiseTrainer
-from .training import early_stop_then_refit
+from coursekit.models.training.keras_base import (
+    STEPS_PER_EXECUTION,
+    EpochLine,
+    build_training_state,
+)
+from coursekit.models.training.refit import early_stop_then_refit
+from coursekit.models.training.sparse_trainer import SparseRowwiseTrainer
 
 Orientation = Literal["item", "user"]
 

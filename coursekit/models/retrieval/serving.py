@@ -44,6 +44,7 @@ def synthetic_catalogue(film_vectors: np.ndarray, size: int, noise: float = 0.5,
     return out
 
 
+# taught: ch-serving-at-scale
 def inner_product_as_distance(films: np.ndarray, queries: np.ndarray
                               ) -> tuple[np.ndarray, np.ndarray]:
     """Films and queries with one more coordinate, so that the nearest films in Euclidean
@@ -100,6 +101,7 @@ def index_megabytes(index) -> float:
     return _faiss().serialize_index(index).nbytes / 2**20
 
 
+# taught: ch-serving-at-scale
 def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
     """Share of the exact top-k (rows of ``exact``) that the index also returned (``found``),
     averaged over queries: 1.0 means the approximate lists hold every exact neighbour."""

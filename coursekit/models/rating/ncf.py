@@ -16,9 +16,10 @@ from typing import Literal
 import keras
 from keras import ops
 
-from .keras_base import KerasRecommender
+from coursekit.models.training.keras_base import KerasRecommender
 
 
+# taught: ch-neural-collaborative-filtering
 class NeuralCFNet(keras.Model):
     """Neural CF's network: user and item embeddings side by side into an MLP."""
 

@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import rating_bounded_batches
-
-from .rowwise import rowwise_adagrad_update
+from coursekit.models.training.rowwise import rowwise_adagrad_update
 
 
 class SparseRowwiseTrainer:

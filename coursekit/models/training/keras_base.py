@@ -1,7 +1,7 @@
 """Training Keras 3 rating models behind coursekit's interface (chapters 3 and 4).
 
 A :class:`KerasRecommender` builds a network and trains it by the course's one routine
-(:func:`coursekit.models.training.early_stop_then_refit`): early stopping on a validation
+(:func:`coursekit.models.training.refit.early_stop_then_refit`): early stopping on a validation
 part of the training data, then, with ``refit=True``, a fresh network on training plus
 validation data for the chosen number of epochs.
 """
@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
-from .base import Recommender
-from .training import early_stop_then_refit
+from coursekit.models.base import Recommender
+from coursekit.models.training.refit import early_stop_then_refit
 
 PREDICT_BATCH = 65_536
 # Training steps Keras runs per call into the compiled graph when it reads a finite tf.data

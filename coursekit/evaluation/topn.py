@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit import metrics
 from coursekit.data.splits import Split
+from coursekit.evaluation import metrics
 from coursekit.models.base import Recommender
 
 
@@ -87,6 +87,7 @@ def item_vectors_of(model: Recommender) -> pd.DataFrame:
     return pd.DataFrame(vectors, index=pd.Index(model.items_.ids_, name="item"))
 
 
+# taught: ch-implicit-feedback
 def sampled_hit_rate(model: Recommender, split: Split, n_sampled: int = 100, k: int = 10,
                      seed: int = 0) -> float:
     """HR@k as the NCF paper measured it: each test film ranked among ``n_sampled`` films its

@@ -1,5 +1,5 @@
 """One evaluation per protocol, for any model of the course (the metrics themselves are the
-plain functions of :mod:`coursekit.metrics` and :mod:`coursekit.topn`).
+plain functions of :mod:`coursekit.evaluation.metrics` and :mod:`coursekit.evaluation.topn`).
 
     evaluate(model, split, "RATING")     # RMSE, MAE (the rating models)
     evaluate(model, split, "TOPN")       # HR@10, NDCG@10, coverage, novelty
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from coursekit import metrics, topn
 from coursekit.data.splits import Split
+from coursekit.evaluation import metrics, topn
 from coursekit.models.base import Recommender
 
 Protocol = Literal["RATING", "TOPN", "RETRIEVAL"]

@@ -22,11 +22,10 @@ import scipy.sparse as sp
 
 from coursekit.data.features import TowerFeatures
 from coursekit.data.splits import Split
-
-from .base import Recommender, check_n
-from .ease import EASE
-from .keras_base import build_training_state, fit_arrays
-from .retrieval import TwoTowerRetrieval
+from coursekit.models.base import Recommender, check_n
+from coursekit.models.ranking.ease import EASE
+from coursekit.models.retrieval.two_tower import TwoTowerRetrieval
+from coursekit.models.training.keras_base import build_training_state, fit_arrays
 
 FEATURES = ("tower score", "EASE score", "log popularity", "recent popularity",
             "genre match", "mean rating")
@@ -41,6 +40,7 @@ def has_times(ratings: pd.DataFrame) -> bool:
             and ratings["timestamp"].nunique() > 1)
 
 
+# taught: ch-serving-at-scale
 class CandidateRanker(keras.Model):
     """Scores each candidate of a list from its features: a small MLP applied to every
     candidate alike, ``(lists, candidates, features) -> (lists, candidates)``. The features are
@@ -80,7 +80,7 @@ class RetrieveThenRank(Recommender):
     0.141. Test HR@10 of the chosen setting: 0.105, 0.101, 0.107; the towers alone 0.092,
     0.105, 0.105; EASE 0.088. (The validation figures, and the test figures 0.112, 0.101,
     0.100, were measured when Keras fed the ranker's batches in the same order every epoch:
-    see :func:`~coursekit.models.keras_base.epoch_batches`.)"""
+    see :func:`~coursekit.models.training.keras_base.epoch_batches`.)"""
 
     name = "two-tower + ranker"
     scores_are_ratings = False

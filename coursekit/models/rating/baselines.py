@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
-from .base import Recommender
+from coursekit.models.base import Recommender
 
 
 class GlobalMean(Recommender):
@@ -20,6 +22,7 @@ class GlobalMean(Recommender):
         return np.full(users.shape, self.mean_, dtype=np.float32)
 
 
+# taught: ch-side-information
 def alternating_biases(groups: list[np.ndarray], sizes: list[int], residual: np.ndarray,
                        regs: list[float], n_iter: int) -> list[np.ndarray]:
     """One bias for each member of every grouping of the ratings (``groups[k][r]``: the
@@ -43,21 +46,24 @@ def alternating_biases(groups: list[np.ndarray], sizes: list[int], residual: np.
 class BiasBaseline(Recommender):
     """r_hat(u, i) = mu + b_u + b_i, with biases shrunk towards 0 by L2 penalties.
 
-    Fitted by alternating least squares (:func:`alternating_biases`): with the user biases
-    fixed, each item bias has the closed form b_i = sum_u (r_ui - mu - b_u) / (reg_item + n_i),
-    and the other way round. A film with few ratings keeps a bias near 0: the penalty says
-    "trust the mean until there is evidence".
+    Fitted by alternating least squares (:func:`alternating_biases`, or the function
+    ``fit_biases`` of the same signature, a chapter's own copy for instance): with the user
+    biases fixed, each item bias has the closed form
+    b_i = sum_u (r_ui - mu - b_u) / (reg_item + n_i), and the other way round. A film with few
+    ratings keeps a bias near 0: the penalty says "trust the mean until there is evidence".
     """
 
     name = "user + item biases"
 
-    def __init__(self, reg_user: float = 2.0, reg_item: float = 2.0, n_iter: int = 10) -> None:
+    def __init__(self, reg_user: float = 2.0, reg_item: float = 2.0, n_iter: int = 10,
+                 fit_biases: Callable[..., list[np.ndarray]] = alternating_biases) -> None:
         super().__init__()
         self.reg_user, self.reg_item, self.n_iter = reg_user, reg_item, n_iter
+        self.fit_biases = fit_biases
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
         self.mu_ = float(ratings.mean())
-        self.item_bias_, self.user_bias_ = alternating_biases(
+        self.item_bias_, self.user_bias_ = self.fit_biases(
             [items, users], [len(self.items_), len(self.users_)], ratings - self.mu_,
             [self.reg_item, self.reg_user], self.n_iter)
 
@@ -94,8 +100,9 @@ class TimeAwareBiases(BiasBaseline):
     reads_time = True
 
     def __init__(self, reg_user: float = 2.0, reg_item: float = 2.0, reg_day: float = 2.0,
-                 n_iter: int = 10) -> None:
-        super().__init__(reg_user, reg_item, n_iter)
+                 n_iter: int = 10,
+                 fit_biases: Callable[..., list[np.ndarray]] = alternating_biases) -> None:
+        super().__init__(reg_user, reg_item, n_iter, fit_biases)
         self.reg_day = reg_day
 
     def _read_parts(self, train: pd.DataFrame, validation: pd.DataFrame | None) -> None:
@@ -105,7 +112,7 @@ class TimeAwareBiases(BiasBaseline):
         days, self._train_days = self._train_days, None
         user_day, self.user_days_ = pd.MultiIndex.from_arrays([users, days]).factorize()
         self.mu_ = float(ratings.mean())
-        self.item_bias_, self.user_bias_, self.day_bias_ = alternating_biases(
+        self.item_bias_, self.user_bias_, self.day_bias_ = self.fit_biases(
             [items, users, user_day], [len(self.items_), len(self.users_), len(self.user_days_)],
             ratings - self.mu_, [self.reg_item, self.reg_user, self.reg_day], self.n_iter)
 

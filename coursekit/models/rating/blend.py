@@ -16,7 +16,7 @@ later any frame with a ``timestamp`` column, at each rating's time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +24,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from coursekit.data.splits import Split
+from coursekit.models.base import Recommender
+from coursekit.models.training.refit import holdout_mask
 
-from .base import Recommender
-from .training import holdout_mask
 
-
+# taught: ch-side-information
 def blend_weights(predictions: np.ndarray, ratings: np.ndarray, ridge: float
                   ) -> tuple[np.ndarray, float]:
     """Least-squares weights of the columns of ``predictions`` (one per model) for
@@ -49,8 +49,10 @@ class LinearBlend(Recommender):
     reads_time = True  # it passes the time of a rating to the members that read it
 
     def __init__(self, members: Mapping[str, Recommender], validation_fraction: float = 0.1,
-                 ridge: float = 1.0, seed: int = 0) -> None:
+                 ridge: float = 1.0, seed: int = 0,
+                 fit_weights: Callable[..., tuple[np.ndarray, float]] = blend_weights) -> None:
         super().__init__()
+        self.fit_weights = fit_weights  # blend_weights, or a function of the same signature
         if not members:
             raise ValueError("a blend needs at least one model in members")
         self.members = dict(members)
@@ -77,7 +79,7 @@ class LinearBlend(Recommender):
         predictions = np.column_stack(columns).astype(np.float64)
         self.held_predictions_ = pd.DataFrame(predictions, columns=list(self.members))
         self.held_ratings_ = held_part["rating"].to_numpy(np.float64)
-        weights, self.intercept_ = blend_weights(predictions, self.held_ratings_, self.ridge)
+        weights, self.intercept_ = self.fit_weights(predictions, self.held_ratings_, self.ridge)
         self.weights_ = pd.Series(weights, index=list(self.members), name="weight")
 
     def _held_out_predictions(self, member: Recommender, fit_part: pd.DataFrame,

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from coursekit.data.splits import Split
-from coursekit.metrics import evaluate_ratings
-
-from .base import Recommender
+from coursekit.evaluation.metrics import evaluate_ratings
+from coursekit.models.base import Recommender
 
 
 class SurpriseRecommender(Recommender):
@@ -75,7 +74,7 @@ def tune_surprise(
     """
     from tqdm.auto import tqdm
 
-    from .training import holdout_mask
+    from coursekit.models.training.refit import holdout_mask
 
     train = data.train if isinstance(data, Split) else data
     held = holdout_mask(len(train), validation_fraction, seed)

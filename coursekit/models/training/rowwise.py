@@ -26,6 +26,7 @@ def raw_variable(variable):
     return variable.value if isinstance(variable, keras.Variable) else variable
 
 
+# taught: ch-scaling-up
 def rowwise_adagrad_update(variable, accumulator, rows, grad, learning_rate) -> None:
     """Apply one row-wise Adagrad step to ``variable[rows]``: ``grad`` holds one row per
     entry of ``rows``. A row listed twice must have a zero gradient in all but one of its

@@ -18,16 +18,16 @@ from keras import ops
 
 from coursekit.data.features import TowerFeatures
 from coursekit.errors import UnknownIdError
-
-from .base import Recommender, check_n
-from .keras_base import build_training_state, hit_rate_early_stopping
-from .training import early_stop_then_refit, one_choice_per_user
+from coursekit.models.base import Recommender, check_n
+from coursekit.models.training.keras_base import build_training_state, hit_rate_early_stopping
+from coursekit.models.training.refit import early_stop_then_refit, one_choice_per_user
 
 # A logit that removes a pair from the softmax: exp of it is 0 in float32, and it stays finite
 # when added to a logit (as TFRS's RemoveAccidentalHits uses).
 ACCIDENTAL_HIT_LOGIT = float(np.finfo(np.float32).min) / 100.0
 
 
+# taught: ch-retrieval-keras3
 def in_batch_softmax_loss(queries, candidates, film_index, sampling_probability=None,
                           remove_accidental_hits=False):
     """The retrieval loss: a softmax over the films of the batch for each user, summed.
@@ -52,6 +52,7 @@ def in_batch_softmax_loss(queries, candidates, film_index, sampling_probability=
     return ops.sum(losses)
 
 
+# taught: ch-retrieval-keras3
 class TwoTowerNet(keras.Model):
     """Query tower (user) and candidate tower (film): an id embedding plus, with features, an
     embedding per single-code feature (``sizes`` codes) and a projection of each multi-hot
@@ -147,9 +148,10 @@ class TwoTowerRetrieval(Recommender):
     request, accidental hits removed; features in the towers with ``features=True`` (the
     split's dataset must then have user and film tables, as MovieLens has).
 
-    The defaults are chapter 12's (:class:`coursekit.tfrs.RetrievalRecommender`), chosen on
-    validation parts of RETRIEVAL and TOPN; the correction is on by default here, since it
-    raised both validation figures there. Chapter 13 chooses ``id_dropout`` on validation
+    The defaults are chapter 12's
+    (:class:`coursekit.models.retrieval.tfrs.RetrievalRecommender`), chosen on validation
+    parts of RETRIEVAL and TOPN; the correction is on by default here, since it raised both
+    validation figures there. Chapter 13 chooses ``id_dropout`` on validation
     films for its new-film experiment.
 
     For TOPN, chapter 13 stops on the validation HR@10 (each user's second-latest film) with

@@ -24,14 +24,19 @@ import numpy as np
 import scipy.sparse as sp
 from keras import layers, ops
 
-from .base import Recommender
-from .keras_base import STEPS_PER_EXECUTION, build_training_state, hit_rate_early_stopping
-from .training import early_stop_then_refit, one_choice_per_user
+from coursekit.models.base import Recommender
+from coursekit.models.training.keras_base import (
+    STEPS_PER_EXECUTION,
+    build_training_state,
+    hit_rate_early_stopping,
+)
+from coursekit.models.training.refit import early_stop_then_refit, one_choice_per_user
 
 Sampling = Literal["uniform", "popularity"]
 SCORE_BATCH = 16_384  # (user, film) pairs scored per step
 
 
+# taught: ch-implicit-feedback
 def sample_negatives(users: np.ndarray, chosen_keys: np.ndarray, n_items: int,
                      rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
     """One film per entry of ``users`` that the user has not chosen: drawn uniformly, or in
@@ -47,12 +52,14 @@ def sample_negatives(users: np.ndarray, chosen_keys: np.ndarray, n_items: int,
     return negatives
 
 
+# taught: ch-implicit-feedback
 def is_chosen(keys: np.ndarray, chosen_keys: np.ndarray) -> np.ndarray:
     """Whether each code of ``keys`` is in the sorted array ``chosen_keys``."""
     where = np.minimum(np.searchsorted(chosen_keys, keys), chosen_keys.size - 1)
     return chosen_keys[where] == keys
 
 
+# taught: ch-implicit-feedback
 class DotProductNet(keras.Model):
     """Matrix factorization for implicit feedback: the logit that user u chooses film i is
     the dot product of their embeddings plus the film's bias, ``p_u . q_i + b_i``."""
@@ -72,6 +79,7 @@ class DotProductNet(keras.Model):
         return ops.sum(p * q, axis=1) + ops.squeeze(self.film_bias(pairs[:, 1]), 1)
 
 
+# taught: ch-implicit-feedback
 class NeuMFNet(keras.Model):
     """NeuMF (He et al. 2017): a generalized matrix factorization tower (GMF: the
     elementwise product of a user and a film embedding) and an MLP tower (its own two
@@ -108,6 +116,7 @@ class NeuMFNet(keras.Model):
         return ops.squeeze(self.out(ops.concatenate(merged, axis=1)), 1)
 
 
+# taught: ch-implicit-feedback
 class PairwiseDifference(keras.Model):
     """BPR's training network (Rendle et al. 2009): for a (user, chosen film, sampled film)
     triple, the scorer's logit of the chosen film minus that of the sampled one. Binary
@@ -368,6 +377,7 @@ class NeuMF(ImplicitRecommender):
             self.name = "GMF (BCE)"
 
 
+# taught: ch-implicit-feedback
 def als_solve(fixed: np.ndarray, chosen: sp.csr_matrix, alpha: float, l2: float) -> np.ndarray:
     """One half of an implicit ALS sweep (Hu, Koren and Volinsky 2008). With the other
     side's vectors ``fixed`` (one row per film, or per user) held still, each row of

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from coursekit.models.base import Recommender
 
 MAX_ITEMS = 30_000  # the films x films matrices take 8 bytes x items^2 each (3 of them)
 
