@@ -27,10 +27,11 @@ from keras import layers, ops
 from coursekit.models.base import Recommender
 from coursekit.models.training.keras_base import (
     STEPS_PER_EXECUTION,
+    TrainedNetwork,
     build_training_state,
     hit_rate_early_stopping,
 )
-from coursekit.models.training.refit import early_stop_then_refit, one_choice_per_user
+from coursekit.models.training.refit import one_choice_per_user
 
 Sampling = Literal["uniform", "popularity"]
 SCORE_BATCH = 16_384  # (user, film) pairs scored per step
@@ -196,7 +197,7 @@ def pair_scorer(network: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     return score
 
 
-class ImplicitRecommender(Recommender):
+class ImplicitRecommender(TrainedNetwork, Recommender):
     """A Keras network (:class:`DotProductNet`, :class:`NeuMFNet` or one of the same
     constructor) trained on choices: every rated film is a positive and ``n_negatives``
     sampled films per positive are negatives, with binary cross-entropy (``loss="bce"``) or
@@ -258,12 +259,9 @@ class ImplicitRecommender(Recommender):
         if validation is None:  # one film of each user with three or more, drawn by the seed
             (users, items, ratings), validation = one_choice_per_user(
                 users, items, ratings, len(self.users_), self.seed)
-        run = early_stop_then_refit(
-            lambda data, held, epochs: self._train(data, held, epochs, verbose),
-            (users, items, ratings), validation, epochs=self.epochs, validation_fraction=0.1,
-            seed=self.seed, refit=self.refit, monitor="val_hr@10", mode="max")
-        self.network_, self.history_ = run.model, run.history
-        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+        self._run_routine(lambda data, held, epochs: self._train(data, held, epochs, verbose),
+                          (users, items, ratings), validation, validation_fraction=0.1,
+                          monitor="val_hr@10", mode="max")
         self.score_pairs_ = pair_scorer(self.network_)
 
     def _train(self, data, validation, epochs: int, verbose: int):
@@ -299,15 +297,15 @@ class ImplicitRecommender(Recommender):
 
     # --- persistence -----------------------------------------------------------------------
     def _unpicklable(self) -> set[str]:
-        return {"network_", "score_pairs_"}
+        return super()._unpicklable() | {"score_pairs_"}
 
-    def _save_extra(self, folder: Path) -> None:
-        self.network_.save_weights(folder / "network.weights.h5")
+    def _restored_network(self) -> keras.Model:
+        network = self.build_network()
+        network(np.zeros((1, 2), dtype=np.int32))  # create the weights
+        return network
 
     def _load_extra(self, folder: Path) -> None:
-        self.network_ = self.build_network()
-        self.network_(np.zeros((1, 2), dtype=np.int32))  # create the weights
-        self.network_.load_weights(folder / "network.weights.h5")
+        super()._load_extra(folder)
         self.score_pairs_ = pair_scorer(self.network_)
 
 

@@ -12,7 +12,6 @@ oldest first: what the model knows at the end of training, and what it recommend
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -22,8 +21,11 @@ from keras import layers, ops
 
 from coursekit.data.validation import check_time_order
 from coursekit.models.base import Recommender
-from coursekit.models.training.keras_base import build_training_state, hit_rate_early_stopping
-from coursekit.models.training.refit import early_stop_then_refit
+from coursekit.models.training.keras_base import (
+    TrainedNetwork,
+    build_training_state,
+    hit_rate_early_stopping,
+)
 
 PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
 
@@ -192,7 +194,7 @@ def next_film_scores(network, inputs: np.ndarray, batch: int = 512) -> np.ndarra
     return np.concatenate(out).astype(np.float64)
 
 
-class NextFilmRecommender(SequenceRecommender):
+class NextFilmRecommender(TrainedNetwork, SequenceRecommender):
     """A Keras network trained to predict each next film with a softmax over every film
     (cross-entropy at every position of every training window), early-stopped on the
     validation HR@10 by the course's one routine."""
@@ -230,12 +232,9 @@ class NextFilmRecommender(SequenceRecommender):
             held = latest & (count >= 3)
             validation = (users[held], items[held], ratings[held])
             users, items, ratings = users[~held], items[~held], ratings[~held]
-        run = early_stop_then_refit(
-            lambda data, held, epochs: self._train(data, held, epochs, verbose),
-            (users, items, ratings), validation, epochs=self.epochs, validation_fraction=0.1,
-            seed=self.seed, refit=self.refit, monitor="val_hr@10", mode="max")
-        self.network_, self.history_ = run.model, run.history
-        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+        self._run_routine(lambda data, held, epochs: self._train(data, held, epochs, verbose),
+                          (users, items, ratings), validation, validation_fraction=0.1,
+                          monitor="val_hr@10", mode="max")
         self.histories_ = self._histories()
 
     def _train(self, data, validation, epochs: int, verbose: int):
@@ -266,16 +265,10 @@ class NextFilmRecommender(SequenceRecommender):
         return next_film_scores(self.network_, inputs)[row.ravel(), items]
 
     # --- persistence -----------------------------------------------------------------------
-    def _unpicklable(self) -> set[str]:
-        return {"network_"}
-
-    def _save_extra(self, folder: Path) -> None:
-        self.network_.save_weights(folder / "network.weights.h5")
-
-    def _load_extra(self, folder: Path) -> None:
-        self.network_ = self.build_network()
-        self.network_(np.zeros((1, self.max_len), dtype=np.int32))  # create the weights
-        self.network_.load_weights(folder / "network.weights.h5")
+    def _restored_network(self) -> keras.Model:
+        network = self.build_network()
+        network(np.zeros((1, self.max_len), dtype=np.int32))  # create the weights
+        return network
 
 
 class SASRec(NextFilmRecommender):

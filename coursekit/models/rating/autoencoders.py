@@ -9,7 +9,6 @@ bounded by the weights, their optimizer state and one batch. Predictions for giv
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -33,15 +32,15 @@ from coursekit.models.rating.autoencoder_network import (
 from coursekit.models.training.keras_base import (
     STEPS_PER_EXECUTION,
     EpochLine,
+    TrainedNetwork,
     build_training_state,
 )
-from coursekit.models.training.refit import early_stop_then_refit
 from coursekit.models.training.sparse_trainer import SparseRowwiseTrainer
 
 Orientation = Literal["item", "user"]
 
 
-class AutoRec(Recommender):
+class AutoRec(TrainedNetwork, Recommender):
     """AutoRec (Sedhain et al. 2015): item-based (``orientation="item"``, I-AutoRec) or
     user-based (U-AutoRec); more than one entry in ``hidden_units`` makes a deep AutoRec.
 
@@ -180,13 +179,10 @@ class AutoRec(Recommender):
             self.empty_rows_ = int((np.diff(self.matrix_.indptr) == 0).sum())
             return self._train(self.matrix_, epochs, self._matrix(*held), verbose)
 
-        run = early_stop_then_refit(
-            train, (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
-            examples=lambda data: self._matrix_shape()[0],  # an epoch iterates over rows
-            on_stopped=self._stopped)
-        self.network_, self.history_ = run.model, run.history
-        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+        self._run_routine(train, (users, items, ratings), validation,
+                          validation_fraction=self.validation_fraction,
+                          examples=lambda data: self._matrix_shape()[0],  # an epoch: the rows
+                          on_stopped=self._stopped)
         self._fill_means()
 
     def _stopped(self, network, validation) -> None:
@@ -272,22 +268,17 @@ class AutoRec(Recommender):
         return np.clip(out, *self.rating_scale)
 
     # --- persistence -----------------------------------------------------------------------
-    def _unpicklable(self) -> set[str]:
-        return {"network_"}
-
     def _save_extra(self, folder: Path) -> None:
         self.network_(tf.constant([0], tf.int32))  # builds the middle layers' bookkeeping
         self.network_.built = True
-        self.network_.save_weights(folder / "network.weights.h5")
+        super()._save_extra(folder)
 
-    def _load_extra(self, folder: Path) -> None:
-        self.network_ = self._network(*self.matrix_.shape)
-        self.network_.set_rows(SparseRows(self.matrix_))
-        self.network_(tf.constant([0], tf.int32))  # create the weights
-        self.network_.built = True
-        with warnings.catch_warnings():  # the optimizer's state is not needed to predict
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            self.network_.load_weights(folder / "network.weights.h5")
+    def _restored_network(self) -> keras.Model:
+        network = self._network(*self.matrix_.shape)
+        network.set_rows(SparseRows(self.matrix_))
+        network(tf.constant([0], tf.int32))  # create the weights
+        network.built = True
+        return network
 
 
 class DeepAutoencoder(AutoRec):

@@ -18,7 +18,6 @@ combines them for each pair of the batch (Rendle 2013, relational data).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 import keras
@@ -211,12 +210,6 @@ class FactorizationMachine(KerasRecommender):
         out = [np.asarray(self.network_.score(pairs[k:k + PREDICT_BATCH], parts))
                for k in range(0, len(pairs), PREDICT_BATCH)]
         return (np.concatenate(out) if out else np.zeros(0)).astype(np.float32)
-
-    def _load_extra(self, folder: Path) -> None:
-        self.callbacks = []
-        self.network_ = self.build_network(len(self.users_), len(self.items_))
-        self.network_(np.zeros((1, 2), dtype=np.int32))  # create the weights
-        self.network_.load_weights(folder / "network.weights.h5")
 
 
 class DeepFM(FactorizationMachine):

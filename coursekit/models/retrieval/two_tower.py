@@ -9,8 +9,6 @@ its features alone. :class:`TwoTowerNet` is the network the chapter teaches;
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pandas as pd
@@ -19,8 +17,12 @@ from keras import ops
 from coursekit.data.features import TowerFeatures
 from coursekit.errors import UnknownIdError
 from coursekit.models.base import Recommender, check_n
-from coursekit.models.training.keras_base import build_training_state, hit_rate_early_stopping
-from coursekit.models.training.refit import early_stop_then_refit, one_choice_per_user
+from coursekit.models.training.keras_base import (
+    TrainedNetwork,
+    build_training_state,
+    hit_rate_early_stopping,
+)
+from coursekit.models.training.refit import one_choice_per_user
 
 # A logit that removes a pair from the softmax: exp of it is 0 in float32, and it stays finite
 # when added to a logit (as TFRS's RemoveAccidentalHits uses).
@@ -142,7 +144,7 @@ def pair_batches(pairs: np.ndarray, batch_size: int, seed: int):
             .batch(batch_size).prefetch(2))
 
 
-class TwoTowerRetrieval(Recommender):
+class TwoTowerRetrieval(TrainedNetwork, Recommender):
     """Chapter 12's two-tower retrieval model in Keras 3 (keras-rs), behind coursekit's
     interface: in-batch softmax with the logQ correction (``sampling_correction``) and, on
     request, accidental hits removed; features in the towers with ``features=True`` (the
@@ -164,6 +166,7 @@ class TwoTowerRetrieval(Recommender):
     name = "two-tower (keras-rs)"
     scores_are_ratings = False
     predicts_ratings = False  # its scores are dot products, not ratings
+    refit = True  # after early stopping, it always trains again on every training pair
 
     def __init__(self, dim: int = 64, l2: float = 0.05, epochs: int = 4,
                  batch_size: int = 1024, learning_rate: float = 0.1,
@@ -206,13 +209,9 @@ class TwoTowerRetrieval(Recommender):
             if validation is None:
                 (users, items, ratings), validation = one_choice_per_user(
                     users, items, ratings, len(self.users_), self.seed)
-            run = early_stop_then_refit(
-                lambda data, held, epochs: self._train(data, held, epochs, verbose),
-                (users, items, ratings), validation, epochs=self.epochs,
-                validation_fraction=0.1, seed=self.seed, refit=True, monitor="val_hr@10",
-                mode="max")
-            self.network_, self.history_ = run.model, run.history
-            self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+            self._run_routine(lambda data, held, epochs: self._train(data, held, epochs, verbose),
+                              (users, items, ratings), validation, validation_fraction=0.1,
+                              monitor="val_hr@10", mode="max")
         self._store_vectors()
 
     def _train(self, data, validation, epochs: int, verbose: int):
@@ -311,13 +310,7 @@ class TwoTowerRetrieval(Recommender):
             candidate_embeddings=ops.convert_to_tensor(self.item_vectors_[1:]),
             candidate_ids=ops.convert_to_tensor(np.arange(len(self.items_))), k=k)
 
-    def _unpicklable(self) -> set[str]:
-        return {"network_"}
-
-    def _save_extra(self, folder: Path) -> None:
-        self.network_.save_weights(folder / "network.weights.h5")
-
-    def _load_extra(self, folder: Path) -> None:
-        self.network_ = self._build_network()
-        self.network_(np.zeros((1, 2), dtype=np.int32))
-        self.network_.load_weights(folder / "network.weights.h5")
+    def _restored_network(self) -> keras.Model:
+        network = self._build_network()
+        network(np.zeros((1, 2), dtype=np.int32))  # create the weights
+        return network

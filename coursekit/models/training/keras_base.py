@@ -9,6 +9,7 @@ validation data for the chosen number of epochs.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -182,7 +183,45 @@ def hit_rate_early_stopping(
                                           restore_best_weights=True)]
 
 
-class KerasRecommender(Recommender):
+WEIGHTS_FILE = "network.weights.h5"
+
+
+class TrainedNetwork:
+    """What every model that trains one Keras network shares, written once: the course's
+    routine (:func:`early_stop_then_refit`) run on the model's ``_train`` and kept as
+    ``network_``, ``history_``, ``best_epoch_`` and ``epochs_trained_``; and the network's
+    weights saved beside the model and read back into a network rebuilt at the fitted shape
+    (``_restored_network``, which the model provides). Mixed in before :class:`Recommender`."""
+
+    network_: keras.Model
+
+    def _run_routine(self, train: Callable, data: tuple, validation: tuple | None,
+                     **routine) -> None:
+        """``train(data, validation, epochs) -> (network, history)`` through the routine, with
+        the model's epochs, seed and refit, and ``routine``'s other settings."""
+        run = early_stop_then_refit(train, data, validation, epochs=self.epochs,
+                                    seed=self.seed, refit=self.refit, **routine)
+        self.network_, self.history_ = run.model, run.history
+        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+
+    def _restored_network(self) -> keras.Model:
+        """A fresh network of the fitted model's shape, its weights created (to load into)."""
+        raise NotImplementedError
+
+    def _unpicklable(self) -> set[str]:
+        return {"network_"}
+
+    def _save_extra(self, folder: Path) -> None:
+        self.network_.save_weights(folder / WEIGHTS_FILE)
+
+    def _load_extra(self, folder: Path) -> None:
+        self.network_ = self._restored_network()
+        with warnings.catch_warnings():  # the optimizer's state is not needed to predict
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            self.network_.load_weights(folder / WEIGHTS_FILE)
+
+
+class KerasRecommender(TrainedNetwork, Recommender):
     """Base of the Keras models: subclasses provide ``build_network``, which builds
     ``network_class`` (the chapter's network by default; a chapter's edited copy of it, or a
     class of one's own with the same constructor, trains through the same wrapper)."""
@@ -251,13 +290,10 @@ class KerasRecommender(Recommender):
         return "mse", [keras.metrics.RootMeanSquaredError(name="rmse")]
 
     def _fit(self, users, items, ratings, validation, verbose) -> None:
-        run = early_stop_then_refit(
-            lambda data, held, epochs: self._train(data, held, epochs, verbose),
-            (users, items, ratings), validation, epochs=self.epochs,
-            validation_fraction=self.validation_fraction, seed=self.seed, refit=self.refit,
-            monitor=self.monitor, on_stopped=self._stopped)
-        self.network_, self.history_ = run.model, run.history
-        self.best_epoch_, self.epochs_trained_ = run.best_epoch, run.epochs_trained
+        self._run_routine(lambda data, held, epochs: self._train(data, held, epochs, verbose),
+                          (users, items, ratings), validation,
+                          validation_fraction=self.validation_fraction, monitor=self.monitor,
+                          on_stopped=self._stopped)
 
     def _stopped(self, network, validation) -> None:
         """The early-stopped network's predictions of the validation ratings (for blends);
@@ -298,13 +334,10 @@ class KerasRecommender(Recommender):
 
     # --- persistence -----------------------------------------------------------------------
     def _unpicklable(self) -> set[str]:
-        return {"network_", "callbacks"}
+        return super()._unpicklable() | {"callbacks"}
 
-    def _save_extra(self, folder: Path) -> None:
-        self.network_.save_weights(folder / "network.weights.h5")
-
-    def _load_extra(self, folder: Path) -> None:
+    def _restored_network(self) -> keras.Model:
         self.callbacks = []
-        self.network_ = self.build_network(len(self.users_), len(self.items_))
-        self.network_(np.zeros((1, 2), dtype=np.int32))  # create the weights
-        self.network_.load_weights(folder / "network.weights.h5")
+        network = self.build_network(len(self.users_), len(self.items_))
+        network(np.zeros((1, 2), dtype=np.int32))  # create the weights
+        return network
