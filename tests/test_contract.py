@@ -50,12 +50,6 @@ def test_tfrs_model_keeps_the_contract(name, tfrs_contract_failures):
     assert not tfrs_contract_failures[name], _format(tfrs_contract_failures[name])
 
 
-def test_every_model_of_the_benchmark_suite_is_registered():
-    from benchmarks import suite
-
-    assert set(suite.quality_models()) == set(MODELS)
-
-
 def test_a_model_that_loads_back_different_breaks_the_contract(monkeypatch):
     from coursekit.models.rating.baselines import BiasBaseline
 

@@ -73,7 +73,8 @@ def test_shipped_results_cover_every_model_on_its_protocols_and_scales():
     results = leaderboard.load_results()
     measured = {(r["model"], r["protocol"]) for r in results["quality"] if "error" not in r}
     expected = {(m, p) for m, protocols in suite.quality_models().items() for p in protocols}
-    assert expected <= measured, sorted(expected - measured)
+    assert expected <= measured, f"never measured: {sorted(expected - measured)}"
+    assert measured <= expected, f"stale rows of no registered model: {sorted(measured - expected)}"
     at_scale = {(r["model"], r["scale"]) for r in results["scale"]
                 if "error" not in r and "skipped" not in r}
     expected = {(m, s) for m in suite.SCALE for s in suite.SCALES
