@@ -70,6 +70,7 @@ def hand_typed_figures(source: str, outputs: str, chapter: str = "") -> list[str
     """The figures of ``source``'s prose (chapter ``chapter``) that no output, code cell,
     citation or allowance accounts for, each with the sentence it stands in."""
     source = _FRONT_MATTER.sub("", source)
+    source = re.sub(r"^\([\w-]+\)=\n", "", source, flags=re.M)  # chapters' and sections' labels
     code = code_of(source)
     # numbers as printed or written in code, a percentage by its number ("94%" -> "94")
     known = {_normal(m.group(0)) for m in re.finditer(r"\d[\d,_]*\.?\d*", outputs + code)}

@@ -100,7 +100,7 @@ def test_colab_button_is_configured_and_ipynb_excluded_from_the_site():
 # --- Reading order and cross-references ----------------------------------------------------
 PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md"))
 LABEL = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.MULTILINE)
-TYPED_CHAPTER = re.compile(r"\b[Cc]hapters? \d+\b")
+TYPED_CHAPTER = re.compile(r"\b[Cc]hapters?\s+\d+\b")
 REFERENCE = re.compile(r"\{(numref|ref)\}`([^`]*)`")
 DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`")
 
@@ -151,3 +151,4 @@ def test_the_typed_reference_check_can_fail():
     assert typed_chapter_numbers("as chapter 3 showed, and Chapters 5 and 6") == [
         "chapter 3", "Chapters 5"]
     assert typed_chapter_numbers("as {numref}`chapter %s <ch-autorec>` showed") == []
+    assert typed_chapter_numbers("against chapter\n3's model") == ["chapter\n3"]

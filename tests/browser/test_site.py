@@ -31,8 +31,11 @@ def colab_prefix(config: dict) -> str:
 
 
 def chapter_title(source: Path) -> str:
-    return next(line[2:].strip() for line in source.read_text().splitlines()
-                if line.startswith("# "))
+    """The heading a reader sees: the chapter's number (its place in the reading order, which
+    its file name carries), then its title."""
+    title = next(line[2:].strip() for line in source.read_text().splitlines()
+                 if line.startswith("# "))
+    return f"{int(source.stem[:2])}. {title}"
 
 
 def figures_shown(source: Path) -> int:
