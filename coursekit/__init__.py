@@ -1,8 +1,11 @@
 """coursekit: the package behind the course Deep Learning Recommender Systems with TensorFlow.
 
-Each chapter's code has one home here: ``coursekit.data`` (chapter 1: loading MovieLens,
-encoding ids, splits and protocols, sparse matrices, tf.data pipelines, synthetic data at
-scale) and ``coursekit.plots`` (the figures the chapters draw).
+Its folders follow the course: ``coursekit.data`` (loading MovieLens, your own tables, splits
+and protocols, sparse rows, pipelines, synthetic data at scale), ``coursekit.evaluation``
+(metrics, top-N lists, one evaluation per protocol, intervals and paired comparisons),
+``coursekit.models`` (one interface; rating prediction, ranking, retrieval, and the training
+machinery they share), and ``coursekit.plots``, ``coursekit.scaling`` and
+``coursekit.leaderboard`` for the figures, the speed measurements and the benchmark results.
 """
 
 from __future__ import annotations
@@ -17,11 +20,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from coursekit import errors  # noqa: E402
 
 __version__ = "0.3.0"
-__all__ = ["errors", "in_colab", "__version__"]
+__all__ = ["errors", "__version__"]
 
-
-def in_colab() -> bool:
-    """True when running inside Google Colab."""
-    import sys
-
-    return "google.colab" in sys.modules

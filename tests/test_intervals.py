@@ -368,3 +368,21 @@ def test_bad_arguments_get_clear_errors():
     assert ci.infer_lower_is_better("RMSE") and ci.infer_lower_is_better("log loss")
     assert not ci.infer_lower_is_better("NDCG@10")
     assert not ci.infer_lower_is_better("catalog coverage")
+
+
+def test_the_comparison_table_states_each_verdict_against_the_best():
+    rng = np.random.default_rng(3)
+    errors = rng.normal(size=5_000)
+    units = {
+        "good": ci.rating_units(np.zeros(5_000), errors * 0.9),
+        "same as good": ci.rating_units(np.zeros(5_000), errors * 0.9 + 1e-6),
+        "worse": ci.rating_units(np.zeros(5_000), errors * 1.2),
+    }
+    table = ci.comparison_table(units, "RMSE")
+    assert table.attrs["reference"] in ("good", "same as good")
+    assert table.index[-1] == "worse"
+    assert table.loc["worse", "verdict"] == "behind"
+    other = ({"good", "same as good"} - {table.attrs["reference"]}).pop()
+    assert table.loc[other, "verdict"] == "level"
+    assert table.loc[table.attrs["reference"], "verdict"] == "reference"
+    assert "±" in table.iloc[0, 0]

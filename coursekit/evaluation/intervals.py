@@ -774,8 +774,37 @@ def format_table(table: pd.DataFrame, decimals: int | Mapping[str, int] = 4,
     return pd.DataFrame(columns, index=table.index)
 
 
+def comparison_table(units_by_model: Mapping[str, pd.DataFrame], metric: str,
+                     reference: str | None = None, *, decimals: int = 4, n_boot: int = 1000,
+                     level: float = 0.95, seed: int = 0,
+                     cluster: str | bool | None = None) -> pd.DataFrame:
+    """The table a chapter shows, best first: each model's ``metric`` with its interval
+    (``"0.9058 ± 0.0068"``), its paired difference from ``reference`` (default: the best) with
+    the difference's interval, and the verdict from the model's side (ahead, level, behind):
+    the words a chapter may use of the two."""
+    compared = compare_all(units_by_model, metric, reference, n_boot=n_boot, level=level,
+                           seed=seed, cluster=cluster)
+    reference = compared.attrs["reference"]
+    shown = format_table(table_with_intervals(units_by_model, [metric], n_boot=n_boot,
+                                              level=level, seed=seed, cluster=cluster),
+                         decimals)
+    label = f"{metric} - {reference}"
+    rows = {}
+    for name, row in compared.iterrows():
+        difference = ("" if row["verdict"] == "reference" else
+                      f"{row['difference']:+.{decimals}f} "
+                      f"[{row['low']:+.{decimals}f}, {row['high']:+.{decimals}f}]")
+        rows[name] = {f"{metric} ({_percent(level)} interval)": shown.loc[name, metric],
+                      label: difference, "verdict": row["verdict"]}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    frame.attrs.update(reference=reference, level=level)
+    return frame
+
+
 __all__ = [
-    "Comparison", "Interval", "aggregate", "compare", "compare_all", "format_table",
+    "Comparison", "Interval", "aggregate", "compare", "compare_all", "comparison_table",
+    "format_table",
     "infer_lower_is_better", "interval", "level_groups", "metrics_in", "protocol_units",
     "rating_units", "retrieval_units", "table_with_intervals", "topn_units",
     "unpaired_interval",
