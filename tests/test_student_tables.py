@@ -128,6 +128,24 @@ def test_a_model_saved_by_another_coursekit_version_is_refused(tmp_path):
         Recommender.load(folder)
 
 
+def test_a_model_saved_before_the_models_moved_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """coursekit 0.2 kept BiasBaseline in coursekit.models.baselines: its saves name a module
+    that no longer exists."""
+    import sys
+    import types
+
+    old_home = types.ModuleType("coursekit.models.baselines")
+    old_class = type("BiasBaseline", (BiasBaseline,), {"__module__": old_home.__name__})
+    old_home.BiasBaseline = old_class
+    monkeypatch.setitem(sys.modules, old_home.__name__, old_home)
+    model = old_class()
+    model.__dict__.update(BiasBaseline().fit(ten_point_table()).__dict__)
+    folder = model.save(tmp_path / "model")
+    monkeypatch.delitem(sys.modules, old_home.__name__)
+    with pytest.raises(ModelVersionError, match=r"coursekit\.models\.baselines.*Train and save"):
+        Recommender.load(folder)
+
+
 def test_atomic_writes_keep_the_old_version_when_writing_fails(tmp_path):
     target = atomic_write_text(tmp_path / "results.json", "old")
     with pytest.raises(RuntimeError), atomic_folder(tmp_path / "model") as staging:

@@ -438,7 +438,9 @@ class Recommender:
                     ) from error
                 raise ModelVersionError(
                     f"{folder} was saved by a coursekit version that differs from this one "
-                    f"({coursekit.__version__}): {error}. Train and save the model again."
+                    f"({coursekit.__version__}): {error}. Train and save the model again, or "
+                    "load it with the coursekit version that saved it (coursekit 0.3 moved the "
+                    "models into coursekit.models.rating, ranking and retrieval)."
                 ) from error
         version = saved.get("coursekit_version", "unknown (before 0.2)")
         if version != coursekit.__version__:
