@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test quality site check colab browser lint sync freeze clean
+.PHONY: install book test chapters quality site check colab browser lint sync freeze clean
 
 # uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
 # each environment by pip first, at a pinned version. --compile-bytecode: every test process,
@@ -61,22 +61,26 @@ book: install
 # Two test workers share the machine's two cores: each runs TensorFlow and the BLAS behind
 # numpy on one thread, which spares them fighting over the cores (two chapters side by side
 # took 148 s instead of 167 s so, with a third less system time).
-test check: export TF_NUM_INTRAOP_THREADS := 1
-test check: export TF_NUM_INTEROP_THREADS := 1
-test check: export OMP_NUM_THREADS := 1
-test check: export OPENBLAS_NUM_THREADS := 1
-test: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
+test chapters check: export TF_NUM_INTRAOP_THREADS := 1
+test chapters check: export TF_NUM_INTEROP_THREADS := 1
+test chapters check: export OMP_NUM_THREADS := 1
+test chapters check: export OPENBLAS_NUM_THREADS := 1
+test chapters: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
 test:
-	@# the two environments and the browser are installed side by side (mostly downloading,
-	@# reading and writing files)
-	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_STAMP) browser
+	@# the environment and the browser are installed side by side (mostly downloading,
+	@# reading and writing files); Colab's environment is built while the chapters run
+	$(MAKE) --no-print-directory -j2 --output-sync=target install browser
 	$(BIN)/ruff check .
 	rm -rf _build/figures
+	$(MAKE) --no-print-directory -j2 --output-sync=target chapters $(COLAB_STAMP)
+	@# then, side by side: Colab's environment; the quality targets, then the site
+	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
+
+# coursekit's tests and every chapter, executed once (part of `make test`).
+chapters: install
 	$(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
 	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
 	  --dist loadfile --no-loadscope-reorder --durations=15
-	@# then, side by side: Colab's environment; the quality targets, then the site
-	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
 
 ## The quality targets, checked on the figures the chapters recorded (part of `make test`).
 quality: install
@@ -118,7 +122,7 @@ $(COLAB_STAMP): .ci/colab-requirements.txt
 # -P: the repository's folder is not put on sys.path, so the tests import the installed
 # coursekit. --dist loadfile (here and in `check`): the tests of a file share one worker, so the
 # contract test trains the registry's models once, not once per worker.
-COLAB_TESTS := $(addprefix tests/,test_contract.py test_tfrs.py test_retrieval_keras3.py \
+COLAB_TESTS := $(addprefix tests/,test_contract.py test_contract_keras.py test_tfrs.py test_retrieval_keras3.py \
 	test_serving.py test_loading.py test_validation.py test_student_tables.py test_splits.py \
 	test_encoding.py test_sparse_and_pipelines.py test_synthetic.py test_topn_metrics.py \
 	test_intervals.py test_assignment.py)
