@@ -67,12 +67,13 @@ test chapters check: export OMP_NUM_THREADS := 1
 test chapters check: export OPENBLAS_NUM_THREADS := 1
 test chapters: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
 test:
-	@# the environment and the browser are installed side by side (mostly downloading,
-	@# reading and writing files); Colab's environment is built while the chapters run
-	$(MAKE) --no-print-directory -j2 --output-sync=target install browser
+	@# the two environments and the browser are installed side by side (mostly downloading,
+	@# reading and writing files; building Colab's while the chapters run slowed them more
+	@# than it saved)
+	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_STAMP) browser
 	$(BIN)/ruff check .
 	rm -rf _build/figures
-	$(MAKE) --no-print-directory -j2 --output-sync=target chapters $(COLAB_STAMP)
+	$(MAKE) --no-print-directory chapters
 	@# then, side by side: Colab's environment; the quality targets, then the site
 	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
 
