@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_notebooks import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "book" / "glossary.md"
@@ -41,22 +42,8 @@ def glossary_entries() -> list[tuple[list[str], str]]:
 
 
 def chapters() -> list[Path]:
-    """The chapters in reading order."""
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "file" and str(value).startswith("notebooks/"):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(TOC)
-    return [ROOT / f"{entry}.md" for entry in found]
+    """The chapters in reading order (the toc's order)."""
+    return [ROOT / f"{entry}.md" for entry in toc_files(TOC) if entry.startswith("notebooks/")]
 
 
 def prose_paragraphs(text: str) -> list[str]:
