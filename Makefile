@@ -100,6 +100,8 @@ site: install browser
 ## does, which must not replace any of them. Then the unit tests and chapter 1 run there.
 # A Python 3.13 from PATH or pyenv; without one, the step says so and uses $(PYTHON).
 COLAB_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),$(shell $(p) -c "print('$(p)')" 2>/dev/null)))
+# looked for once, not at every use of the variable
+COLAB_PYTHON := $(COLAB_PYTHON)
 COLAB_VENV := .venv-colab
 # the stamp names the Python, so that a machine that gains or loses a 3.13 builds it again
 COLAB_STAMP := $(COLAB_VENV)/.installed-$(notdir $(or $(COLAB_PYTHON),$(PYTHON)))
