@@ -10,6 +10,10 @@ settings its chapter uses. Scale: on MovieLens-20M-shaped synthetic ratings at 1
 (``synthetic_movielens(scale)``, 98% train, 1% validation, 1% test), the time of one epoch
 (or of the whole fit for models without epochs), ratings per second, and peak resident memory.
 
+Beside each quality row, what each test unit got (a rating's prediction, a user's list, a
+test pair's rank) is kept in ``coursekit/benchmark_units.npz``, so that chapters give the
+suite's figures confidence intervals and compare their own models with them, unit by unit.
+
 Every measurement runs in a fresh child process, so that its peak resident set size
 (``ru_maxrss``, TensorFlow included) is its own and no model inherits another's state; runs
 one after the other, never side by side, so timings do not disturb each other. Results are
@@ -34,6 +38,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RESULTS = Path(__file__).resolve().parents[1] / "coursekit" / "benchmark_results.json"
+UNITS = RESULTS.with_name("benchmark_units.npz")
 SCALES = (0.05, 0.25, 1.0)
 CHILD_LIMIT_S = 1500
 
@@ -93,11 +98,12 @@ def _prepare_child(name: str) -> None:
 # --- quality on the three protocols --------------------------------------------------------
 def _quality(name: str) -> dict:
     from coursekit import data as ckd
+    from coursekit import leaderboard
     from coursekit.evaluation.protocols import evaluate
 
     _prepare_child(name)
     dataset = ckd.load_movielens("ml-100k", progressbar=False)
-    rows = []
+    rows, units = [], {}
     for protocol in quality_models()[name]:
         split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
                  "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
@@ -108,9 +114,11 @@ def _quality(name: str) -> dict:
                "train_seconds": round(time.perf_counter() - started, 1)}
         row.update(evaluate(model, split, protocol))
         rows.append(row)
+        # what each test unit got, for intervals and paired comparisons with the suite's rows
+        units.update(leaderboard.unit_answers(name, model, split, protocol))
     for row in rows:
         row["peak_rss_gb"] = round(peak_rss_gb(), 2)
-    return {"rows": rows}
+    return {"rows": rows, "units": units}
 
 
 # --- stability on a split with another seed ----------------------------------------------
@@ -330,8 +338,12 @@ def stamped(row: dict) -> dict:
             "coursekit_version": coursekit.__version__}
 
 
-def run_quality(names: list[str]) -> list[dict]:
+def run_quality(names: list[str], units_path: Path = UNITS) -> list[dict]:
+    """Each model's rows, and what each of its test units got, kept in ``units_path`` (saved
+    after every model, so that a stopped run keeps what it measured)."""
     from tqdm.auto import tqdm
+
+    from coursekit import leaderboard
 
     rows = []
     for name in tqdm(names, desc="quality (ml-100k)"):
@@ -341,6 +353,7 @@ def run_quality(names: list[str]) -> list[dict]:
                         for p in quality_models()[name])
         else:
             rows.extend(stamped(row) for row in result["rows"])
+            leaderboard.save_unit_answers(result["units"], units_path)
     return rows
 
 
@@ -398,7 +411,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown models {unknown}; choose among {sorted(known)}")
     if args.part in ("all", "quality"):
-        fresh = run_quality(chosen)
+        fresh = run_quality(chosen, args.output.with_name(UNITS.name))
         kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
         results["quality"] = kept + fresh
     if args.part in ("all", "stability"):

@@ -2,11 +2,15 @@
 
 The results are measured by ``python -m benchmarks.suite`` (see the README) and shipped with
 coursekit as ``benchmark_results.json``, so the chapter reads them instead of training every
-model again.
+model again. Beside them, ``benchmark_units.npz`` keeps what each test unit got from each model
+(:func:`unit_answers`), so that :func:`suite_units` gives a suite row its per-unit frame: its
+confidence interval, and a paired comparison with a chapter's own model on the same units.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +21,12 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from coursekit.data.splits import Split
+    from coursekit.models.base import Recommender
+
 RESULTS = Path(__file__).with_name("benchmark_results.json")
+UNITS = Path(__file__).with_name("benchmark_units.npz")
+TOPN_K, RETRIEVAL_K = 10, 100  # the lists the TOPN and RETRIEVAL protocols read
 
 # protocol -> (columns shown, the column that orders the table, lower is better)
 PROTOCOL_COLUMNS = {
@@ -45,15 +54,24 @@ def load_results(path: str | Path | None = None) -> dict:
 
 
 def measured_when(results: dict) -> str:
-    """When the results' rows were measured, and by which coursekit: a sentence for chapters.
-
-    Rows measured before the suite stamped them count as "unstamped"."""
-    rows = [r for part in ("quality", "stability", "scale") for r in results.get(part, [])]
-    days = sorted({r.get("measured_on", "unstamped") for r in rows})
-    versions = sorted({r.get("coursekit_version", "unstamped") for r in rows})
-    machine_day = results.get("machine", {}).get("date", "unknown")
-    return (f"{len(rows)} benchmark rows, measured on {', '.join(days)} (suite last run "
-            f"{machine_day}) by coursekit {', '.join(versions)}")
+    """When each part of the results was measured, and by which coursekit: a sentence for
+    chapters. Rows from before the suite dated its rows are counted as such."""
+    parts = []
+    for part in ("quality", "stability", "scale"):
+        rows = results.get(part, [])
+        if not rows:
+            continue
+        days = sorted({r["measured_on"] for r in rows if "measured_on" in r})
+        versions = sorted({r["coursekit_version"] for r in rows if "coursekit_version" in r})
+        text = f"{part}: {len(rows)} row{'' if len(rows) == 1 else 's'}"
+        if days:
+            span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+            text += f", measured {span} by coursekit {', '.join(versions)}"
+        undated = sum("measured_on" not in r for r in rows)
+        if undated:
+            text += f" ({undated} from before the suite dated its rows)"
+        parts.append(text)
+    return "; ".join(parts) or "no benchmark rows"
 
 
 def quality_table(results: dict, protocol: str) -> pd.DataFrame:
@@ -87,6 +105,130 @@ def with_suite_rows(table: pd.DataFrame, models: dict[str, str], protocol: str =
     rows = table.iloc[[0] * len(models)].set_axis(list(models))
     rows[columns] = suite.loc[list(models.values()), columns].to_numpy()
     return pd.concat([table, rows])
+
+
+# --- what each test unit got, for intervals and paired comparisons ---------------------------
+
+
+def units_key(name: str, protocol: str) -> str:
+    """The key of a model's answers on a protocol in the units file."""
+    return f"{protocol}/{name}"
+
+
+def test_fingerprint(split: Split) -> str:
+    """A short hash of the split's test part, (user, item) row by row: answers are read back
+    only onto the test part they were measured on."""
+    pairs = split.test[["user", "item"]].astype(str).to_numpy()
+    return hashlib.sha256("\n".join(map(",".join, pairs)).encode()).hexdigest()[:16]
+
+
+def unit_answers(name: str, model: Recommender, split: Split, protocol: str
+                 ) -> dict[str, np.ndarray]:
+    """What each test unit got from the fitted ``model`` called ``name`` on ``protocol``, as
+    the suite keeps it (under :func:`units_key`, the test part's fingerprint beside it):
+    RATING, each test rating's prediction (float32); TOPN, each test user's top-10 films
+    (users in sorted order, -1 after a shorter list); RETRIEVAL, the rank of each test pair's
+    film in its user's top 100, seen films included (0: not there)."""
+    from coursekit.evaluation import metrics as ckm
+
+    test = split.test
+    if protocol == "RATING":
+        answers = np.asarray(model.predict_frame(test, unknown="fallback"), dtype=np.float32)
+    elif protocol == "TOPN":
+        lists = model.recommend_all(n=TOPN_K)
+        users = np.sort(test["user"].unique())
+        answers = np.full((users.size, TOPN_K), -1, dtype=np.int64)
+        row = pd.Series(np.arange(users.size), index=users).reindex(lists["user"]).to_numpy()
+        kept = ~np.isnan(row) & (lists["rank"].to_numpy() <= TOPN_K)
+        answers[row[kept].astype(np.int64), lists["rank"].to_numpy()[kept] - 1] = (
+            lists["item"].to_numpy()[kept])
+    elif protocol == "RETRIEVAL":
+        lists = model.recommend_all(n=RETRIEVAL_K, users=test["user"].unique(),
+                                    exclude_seen=False)
+        answers = ckm._hit_ranks(test, lists).astype(np.uint8)
+    else:
+        raise ValueError(f"protocol must be 'RATING', 'TOPN' or 'RETRIEVAL', not {protocol!r}")
+    key = units_key(name, protocol)
+    return {key: answers, f"{key}#test": np.array(test_fingerprint(split))}
+def save_unit_answers(answers: dict[str, np.ndarray], path: str | Path = UNITS) -> None:
+    """Add ``answers`` (from :func:`unit_answers`) to the units file, replacing the same keys."""
+    from coursekit.io import atomic_write_bytes
+
+    path = Path(path)
+    kept = {}
+    if path.exists():
+        with np.load(path) as stored:
+            kept = {key: stored[key] for key in stored.files}
+    kept.update(answers)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **dict(sorted(kept.items())))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def suite_units(name: str, protocol: str, split: Split, path: str | Path | None = None
+                ) -> pd.DataFrame:
+    """The per-unit frame (:mod:`coursekit.evaluation.intervals`) of the benchmark suite's
+    model ``name`` on ``protocol``, rebuilt from its kept answers on ``split``, which must be
+    the split the suite measured (``rating_protocol``, ``topn_protocol`` or
+    ``retrieval_protocol`` of ml-100k): an interval for a suite row, or a paired comparison
+    with a model a chapter trains on the same split."""
+    from coursekit.evaluation import intervals
+
+    path = Path(path) if path is not None else UNITS
+    if not path.exists():
+        raise FileNotFoundError(f"No unit answers at {path}. Run `python -m benchmarks.suite "
+                                "--part quality` from the course repository to measure them.")
+    key = units_key(name, protocol)
+    with np.load(path) as stored:
+        if key not in stored.files:
+            known = sorted(k.split("/", 1)[1] for k in stored.files
+                           if k.startswith(f"{protocol}/") and not k.endswith("#test"))
+            raise KeyError(f"the suite kept no {protocol} answers for {name!r}; it has them "
+                           f"for {known}")
+        answers, fingerprint = stored[key], str(stored[f"{key}#test"])
+    if fingerprint != test_fingerprint(split):
+        raise ValueError(f"this split's test part is not the one the suite measured {name!r} "
+                         f"on: pass ckd.{protocol.lower()}_protocol(movielens) of ml-100k")
+    test = split.test
+    if protocol == "RATING":
+        return intervals.rating_units(test["rating"].to_numpy(), answers.astype(np.float64),
+                                      ids=test)
+    if protocol == "TOPN":
+        users = np.sort(test["user"].unique())
+        lists = pd.DataFrame({"user": np.repeat(users, TOPN_K), "item": answers.ravel(),
+                              "rank": np.tile(np.arange(1, TOPN_K + 1), users.size)})
+        return intervals.topn_units(lists[lists["item"] >= 0], split, k=TOPN_K)
+    return intervals.retrieval_units_from_ranks(test, answers)
+
+
+def all_suite_units(results: dict, protocol: str, split: Split) -> dict[str, pd.DataFrame]:
+    """:func:`suite_units` of every model measured on ``protocol``, in the table's order."""
+    return {name: suite_units(name, protocol, split)
+            for name in quality_table(results, protocol).index}
+
+
+def level_table(results: dict, protocol: str, split: Split, *, n_boot: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
+    """:func:`quality_table` with the protocol's headline metric shown with its 95% interval
+    and the models grouped instead of ranked by the fourth decimal: ``group`` 1 holds the best
+    model and every model level with it (the paired interval of their difference holds
+    zero), group 2 the best of the rest and those level with it, and so on
+    (:func:`coursekit.evaluation.intervals.level_groups`). ``split`` is the protocol's split
+    of ml-100k, on which the suite's kept answers are read (:func:`suite_units`)."""
+    from coursekit.evaluation import intervals
+
+    table = quality_table(results, protocol)
+    key = PROTOCOL_COLUMNS[protocol][1]
+    units = all_suite_units(results, protocol, split)
+    groups = intervals.level_groups(units, key, n_boot=n_boot, seed=seed)
+    shown = intervals.format_table(intervals.table_with_intervals(
+        units, [key], n_boot=n_boot, seed=seed))
+    label = f"{key} (95% interval)"
+    table.insert(0, label, shown[key].reindex(table.index))
+    table.insert(1, "group", groups["group"].reindex(table.index))
+    table = table.drop(columns=key).sort_values(["group"], kind="stable")
+    table.attrs["groups"] = groups
+    return table
 
 
 def scale_table(results: dict) -> pd.DataFrame:

@@ -26,8 +26,14 @@ def test_a_chapter_adds_figures_and_the_tests_read_them(monkeypatch, tmp_path):
 
 def test_results_say_when_and_by_which_version_they_were_measured():
     results = {"quality": [{"model": "a", "measured_on": "2026-11-23",
-                            "coursekit_version": "0.2.0"}, {"model": "b"}],
+                            "coursekit_version": "0.2.0"}, {"model": "b"},
+                           {"model": "c", "measured_on": "2026-12-02",
+                            "coursekit_version": "0.3.0"}],
+               "scale": [{"model": "a"}],
                "machine": {"date": "2026-11-23"}}
     sentence = leaderboard.measured_when(results)
-    assert "2 benchmark rows" in sentence and "2026-11-23, unstamped" in sentence
-    assert "0.2.0, unstamped" in sentence
+    assert sentence == ("quality: 3 rows, measured 2026-11-23 to 2026-12-02 by coursekit "
+                        "0.2.0, 0.3.0 (1 from before the suite dated its rows); scale: 1 row "
+                        "(1 from before the suite dated its rows)")
+    assert "unstamped" not in sentence
+    assert leaderboard.measured_when({}) == "no benchmark rows"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -81,6 +82,57 @@ def test_shipped_results_cover_every_model_on_its_protocols_and_scales():
                 if (m, s) not in suite.NOT_AT_SCALE}
     assert expected <= at_scale, sorted(expected - at_scale)
     json.dumps(results)  # plain data, nothing else
+    # every quality row has its units' answers beside it, measured on the same test part
+    with np.load(leaderboard.UNITS) as units:
+        kept = {tuple(key.split("/", 1)[::-1]) for key in units.files if "#" not in key}
+    assert kept == measured, f"rows without answers: {sorted(measured - kept)}; answers " \
+                             f"without a row: {sorted(kept - measured)}"
+
+
+@pytest.mark.parametrize("protocol, model_name", [
+    ("RATING", "user + item biases"), ("TOPN", "most popular"), ("RETRIEVAL", "most popular")])
+def test_kept_unit_answers_give_back_the_figures_and_intervals(tmp_path, protocol, model_name):
+    from coursekit.evaluation import evaluate, intervals
+    from coursekit.models.checks import contract_split
+    from coursekit.models.registry import make_model
+
+    split = contract_split()
+    model = make_model(model_name).fit(split)
+    path = tmp_path / "units.npz"
+    leaderboard.save_unit_answers(leaderboard.unit_answers("m", model, split, protocol), path)
+    leaderboard.save_unit_answers(leaderboard.unit_answers("other", model, split, protocol),
+                                  path)  # a second model is added, the first kept
+    with warnings.catch_warnings():  # a few of this split's users have no test row
+        warnings.simplefilter("ignore")
+        units = leaderboard.suite_units("m", protocol, split, path)
+        direct = intervals.protocol_units(model, split, protocol)
+    figures = evaluate(model, split, protocol)
+    for metric in intervals.metrics_in(direct):
+        assert intervals.aggregate(units, metric) == pytest.approx(
+            intervals.aggregate(direct, metric), abs=1e-6), metric
+        if metric in figures and metric not in ("novelty (bits)", "catalog coverage"):
+            assert intervals.aggregate(units, metric) == pytest.approx(figures[metric], abs=1e-6)
+    paired = intervals.compare(units, leaderboard.suite_units("other", protocol, split, path),
+                               intervals.metrics_in(direct)[0])
+    assert paired.verdict == "level" and paired.difference == 0
+
+
+def test_unit_answers_are_read_back_only_onto_their_own_test_part(tmp_path):
+    from coursekit.models.checks import contract_split
+    from coursekit.models.registry import make_model
+
+    split, other = contract_split(0), contract_split(1)
+    path = tmp_path / "units.npz"
+    model = make_model("user + item biases").fit(split)
+    leaderboard.save_unit_answers(leaderboard.unit_answers("m", model, split, "RATING"), path)
+    with pytest.raises(ValueError, match="not the one the suite measured 'm' on"):
+        leaderboard.suite_units("m", "RATING", other, path)
+    with pytest.raises(KeyError, match=r"no TOPN answers for 'm'.*\[\]"):
+        leaderboard.suite_units("m", "TOPN", split, path)
+    with pytest.raises(KeyError, match=r"no RATING answers for 'x'.*\['m'\]"):
+        leaderboard.suite_units("x", "RATING", split, path)
+    with pytest.raises(FileNotFoundError, match="benchmarks.suite --part quality"):
+        leaderboard.suite_units("m", "RATING", split, tmp_path / "none.npz")
 
 
 def test_the_fast_trainer_meets_its_speed_targets_in_the_shipped_results():

@@ -257,6 +257,16 @@ def retrieval_units(pairs: pd.DataFrame, top_n: pd.DataFrame,
         raise ValueError("the ranked lists repeat an item for the same user; each (user, item) "
                          "may appear once: drop the repeats with "
                          "top_n.drop_duplicates(['user', 'item'])")
+    return retrieval_units_from_ranks(pairs, ranks, ks)
+
+
+def retrieval_units_from_ranks(pairs: pd.DataFrame, ranks: Any,
+                               ks: Sequence[int] = (1, 5, 10, 50, 100)) -> pd.DataFrame:
+    """:func:`retrieval_units` from the rank of each pair's item in its user's list (1 for
+    the first place, 0 where the list does not hold it), one per row of ``pairs``."""
+    ranks = np.asarray(ranks, dtype=np.int64)
+    if ranks.shape != (len(pairs),):
+        raise ValueError(f"{ranks.size} ranks for {len(pairs)} pairs: give one per pair")
     frame = pd.DataFrame({"user": pairs["user"].to_numpy(), "item": pairs["item"].to_numpy()},
                          index=pairs.index)
     for k in ks:
@@ -806,6 +816,7 @@ __all__ = [
     "Comparison", "Interval", "aggregate", "compare", "compare_all", "comparison_table",
     "format_table",
     "infer_lower_is_better", "interval", "level_groups", "metrics_in", "protocol_units",
-    "rating_units", "retrieval_units", "table_with_intervals", "topn_units",
+    "rating_units", "retrieval_units", "retrieval_units_from_ranks", "table_with_intervals",
+    "topn_units",
     "unpaired_interval",
 ]
