@@ -386,3 +386,31 @@ def test_the_comparison_table_states_each_verdict_against_the_best():
     assert table.loc[other, "verdict"] == "level"
     assert table.loc[table.attrs["reference"], "verdict"] == "reference"
     assert "±" in table.iloc[0, 0]
+
+
+@pytest.mark.parametrize("protocol, metric", [
+    ("RATING", "RMSE"), ("TOPN", "HR@10"), ("TOPN", "catalog coverage"),
+    ("RETRIEVAL", "top-10")])
+def test_many_comparisons_give_exactly_what_compare_gives_pair_by_pair(ratings, protocol,
+                                                                        metric):
+    # compare_all and level_groups bootstrap each model once and pair the draws; compare
+    # draws them per pair: with the same seed, the same resamples, so the same intervals
+    if protocol == "TOPN":
+        split = leave_last_out_split(ratings)
+    else:
+        split = random_split(ratings, 0.2, 0)
+    models = {"biases": BiasBaseline().fit(split), "popular": MostPopular().fit(split),
+              "biases, strong": BiasBaseline(reg_user=50.0, reg_item=50.0).fit(split)}
+    units = {name: ci.protocol_units(model, split, protocol) for name, model in models.items()}
+    table = ci.compare_all(units, metric, n_boot=200)
+    groups = ci.level_groups(units, metric, n_boot=200)
+    for name in units:
+        if name == table.attrs["reference"]:
+            continue
+        alone = ci.compare(units[name], units[table.attrs["reference"]], metric, n_boot=200)
+        assert (table.loc[name, "low"], table.loc[name, "high"]) == (alone.low, alone.high)
+        assert table.loc[name, "verdict"] == alone.verdict
+        leader = groups.loc[name, "leader"]
+        if leader != name:
+            alone = ci.compare(units[name], units[leader], metric, n_boot=200)
+            assert (groups.loc[name, "low"], groups.loc[name, "high"]) == (alone.low, alone.high)

@@ -653,6 +653,47 @@ def unpaired_interval(units_a: pd.DataFrame, units_b: pd.DataFrame, metric: str,
     return compare(units_a, units_b, metric, paired=False, **kwargs)
 
 
+class _PairedDraws:
+    """:func:`compare` of many pairs among the same models, each model bootstrapped once.
+
+    With the same seed, paired draws resample the same units for every model of the same
+    test part, so a model's bootstrap values are the same in every pair it is in: computing
+    them once per model gives exactly what :func:`compare` gives pair by pair."""
+
+    def __init__(self, units_by_model: Mapping[str, pd.DataFrame], metric: str, lower: bool,
+                 n_boot: int, level: float, seed: int, cluster: str | bool | None) -> None:
+        _check_args(n_boot, level)
+        self.units, self.metric, self.lower = units_by_model, metric, lower
+        self.n_boot, self.level, self.seed, self.cluster = n_boot, level, seed, cluster
+        self._kept: dict[tuple[str, str | None], tuple[float, np.ndarray, bool]] = {}
+
+    def _of(self, name: str, cluster: str | None) -> tuple[float, np.ndarray, bool]:
+        if (name, cluster) not in self._kept:
+            units = self.units[name]
+            rows = _row_statistic(units, self.metric)
+            statistic = _clustered(rows, units, cluster)
+            (draws,) = _draws([statistic], self.n_boot, self.seed, paired=True)
+            self._kept[name, cluster] = (rows.estimate(), draws, statistic.centred)
+        return self._kept[name, cluster]
+
+    def compare(self, a: str, b: str) -> Comparison:
+        units_a, units_b = self.units[a], self.units[b]
+        if self.cluster is None and "cluster" not in units_a.attrs:  # as compare() decides
+            cluster = _cluster_name(units_b, None)
+        else:
+            cluster = _cluster_name(units_a, self.cluster)
+        _check_aligned(units_a, units_b, cluster)
+        # aligned frames have as many units (or clusters), so the same indices were drawn
+        (est_a, draws_a, centred), (est_b, draws_b, _) = self._of(a, cluster), self._of(b, cluster)
+        difference = est_a - est_b
+        if centred:
+            low, high = _bounds(draws_a - draws_b, self.level, difference, (-1.0, 1.0))
+        else:
+            low, high = _bounds(draws_a - draws_b, self.level)
+        return Comparison(float(difference), low, high, _verdict(low, high, self.lower),
+                          self.metric, self.level, self.lower, True)
+
+
 def _ranked(units_by_model: Mapping[str, pd.DataFrame], metric: str,
             lower: bool) -> list[tuple[str, float]]:
     if not units_by_model:
@@ -675,13 +716,12 @@ def compare_all(units_by_model: Mapping[str, pd.DataFrame], metric: str,
         raise ValueError(f"reference {reference!r} is not one of the models "
                          f"{list(units_by_model)}")
     rows = {}
+    paired = _PairedDraws(units_by_model, metric, lower, n_boot, level, seed, cluster)
     for name, estimate in ranked:
         if name == reference:
             rows[name] = (estimate, 0.0, 0.0, 0.0, "reference")
             continue
-        c = compare(units_by_model[name], units_by_model[reference], metric,
-                    lower_is_better=lower, n_boot=n_boot, level=level, seed=seed,
-                    cluster=cluster)
+        c = paired.compare(name, reference)
         rows[name] = (estimate, c.difference, c.low, c.high, c.verdict)
     frame = pd.DataFrame.from_dict(rows, orient="index",
                                    columns=[metric, "difference", "low", "high", "verdict"])
@@ -704,6 +744,7 @@ def level_groups(units_by_model: Mapping[str, pd.DataFrame], metric: str, *,
     """
     lower = infer_lower_is_better(metric) if lower_is_better is None else bool(lower_is_better)
     remaining = _ranked(units_by_model, metric, lower)
+    paired = _PairedDraws(units_by_model, metric, lower, n_boot, level, seed, cluster)
     rows: dict[str, tuple[float, int, str, float, float, float]] = {}
     group = 0
     while remaining:
@@ -712,9 +753,7 @@ def level_groups(units_by_model: Mapping[str, pd.DataFrame], metric: str, *,
         rows[leader] = (best, group, leader, 0.0, 0.0, 0.0)
         unplaced = []
         for name, estimate in remaining:
-            c = compare(units_by_model[name], units_by_model[leader], metric,
-                        lower_is_better=lower, n_boot=n_boot, level=level, seed=seed,
-                        cluster=cluster)
+            c = paired.compare(name, leader)
             if c.verdict == "level":
                 rows[name] = (estimate, group, leader, c.difference, c.low, c.high)
             else:
