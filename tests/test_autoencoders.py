@@ -10,7 +10,6 @@ from coursekit import data as ckd
 from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import check_rating_matrix
 from coursekit.errors import InvalidRatingsError, UnknownIdError
-from coursekit.models import Recommender
 from coursekit.models.rating.autoencoders import AutoRec, DeepAutoencoder
 
 
@@ -120,15 +119,6 @@ def test_user_based_autorec_reads_new_users_profiles(small_split):
     assert not np.allclose(predicted, without)
     with pytest.raises(ValueError, match="user-based"):
         quick(orientation="item").fit(by_users).predict_from_profiles(visible, hidden)
-
-
-def test_save_and_load_give_identical_predictions(small_split, tmp_path):
-    model = quick(DeepAutoencoder).fit(small_split)
-    model.save(tmp_path / "ae")
-    again = Recommender.load(tmp_path / "ae")
-    pairs = small_split.test.head(50)
-    np.testing.assert_allclose(model.predict_frame(pairs), again.predict_frame(pairs), atol=1e-5)
-    assert isinstance(again, DeepAutoencoder)
 
 
 def test_recommendations_exclude_seen_films_and_are_sorted(small_split):

@@ -105,10 +105,17 @@ def planted_split(seed: int = 0) -> Split:
     return ckd.random_split(ratings, 0.2, seed, dataset=dataset, rating_scale=(1.0, 5.0))
 
 
-def test_the_machine_learns_an_interaction_of_side_features():
+@pytest.fixture(scope="module")
+def planted_machine() -> tuple[Split, FactorizationMachine]:
+    """The planted split and a factorization machine fitted on it, shared by the tests that
+    only read the fitted machine."""
     split = planted_split()
-    model = FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64,
-                                 seed=0).fit(split)
+    return split, FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64,
+                                       seed=0).fit(split)
+
+
+def test_the_machine_learns_an_interaction_of_side_features(planted_machine):
+    split, model = planted_machine
     truth = split.test["rating"]
     error = metrics.rmse(truth, model.predict_frame(split.test))
     assert error < 0.6 * metrics.rmse(truth, np.full(len(truth), split.train["rating"].mean()))
@@ -189,14 +196,6 @@ def test_negative_regularisation_is_refused():
         FactorizationMachine(weight_decay=-0.1)
 
 
-def test_a_saved_machine_predicts_the_same_after_loading(tmp_path):
-    split = planted_split()
-    model = FactorizationMachine(dim=4, epochs=3, batch_size=64, seed=0).fit(split)
-    before = model.predict_frame(split.test)
-    loaded = FactorizationMachine.load(model.save(tmp_path / "fm"))
-    np.testing.assert_allclose(loaded.predict_frame(split.test), before, rtol=1e-6)
-
-
 def test_field_embeddings_sum_each_block_of_a_row():
     rng = np.random.default_rng(1)
     columns = {"a": (0, 3), "b": (3, 7), "c": (7, 9)}
@@ -247,10 +246,8 @@ def test_an_unseen_film_is_predicted_from_its_features():
         truth, np.full(truth.size, cold.train["rating"].mean()))
 
 
-def test_a_new_user_gets_a_list_from_demographics():
-    split = planted_split()
-    model = FactorizationMachine(dim=4, epochs=30, learning_rate=0.02, batch_size=64,
-                                 seed=0).fit(split)
+def test_a_new_user_gets_a_list_from_demographics(planted_machine):
+    split, model = planted_machine
     genres = split.dataset.items.set_index("item")["genres"]
     for gender, genre in (("M", ["Comedy"]), ("F", ["Drama"])):
         top = model.recommend_new_user(30, gender, "writer", n=5)
