@@ -36,6 +36,20 @@ PROTOCOL_COLUMNS = {
 }
 
 
+# The suite trains every model with the settings of its chapter, except these (model -> how
+# and why): the chapters show their own runs, and tests/quality/test_one_set_of_figures.py
+# checks both that the others agree with their chapters and that these still differ.
+TRAINED_OTHERWISE = {
+    "GRU4Rec": "until early stopping decides (up to 200 epochs); its chapter stops at 10 epochs "
+               "to run in minutes, and shows both runs",
+    "SASRec": "until early stopping decides (up to 200 epochs); its chapter stops at 12 epochs "
+              "to run in minutes, and shows both runs",
+    **{name: "early-stopped on a random tenth of the training choices; its chapter stops on "
+             "each user's second-latest choice, a validation part in time order"
+       for name in ("MF (BCE)", "BPR-MF", "NeuMF", "MLP (BCE)")},
+}
+
+
 def model_chapters() -> dict[str, int]:
     """The chapter that teaches each registered model (from the model registry)."""
     from coursekit.models.registry import MODELS
