@@ -164,6 +164,8 @@ def unit_answers(name: str, model: Recommender, split: Split, protocol: str
         raise ValueError(f"protocol must be 'RATING', 'TOPN' or 'RETRIEVAL', not {protocol!r}")
     key = units_key(name, protocol)
     return {key: answers, f"{key}#test": np.array(test_fingerprint(split))}
+
+
 def save_unit_answers(answers: dict[str, np.ndarray], path: str | Path = UNITS) -> None:
     """Add ``answers`` (from :func:`unit_answers`) to the units file, replacing the same keys."""
     from coursekit.io import atomic_write_bytes
@@ -222,18 +224,19 @@ def all_suite_units(results: dict, protocol: str, split: Split) -> dict[str, pd.
 
 
 def level_table(results: dict, protocol: str, split: Split, *, n_boot: int = 1000,
-                seed: int = 0) -> pd.DataFrame:
+                seed: int = 0, units: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """:func:`quality_table` with the protocol's headline metric shown with its 95% interval
     and the models grouped instead of ranked by the fourth decimal: ``group`` 1 holds the best
     model and every model level with it (the paired interval of their difference holds
     zero), group 2 the best of the rest and those level with it, and so on
     (:func:`coursekit.evaluation.intervals.level_groups`). ``split`` is the protocol's split
-    of ml-100k, on which the suite's kept answers are read (:func:`suite_units`)."""
+    of ml-100k, on which the suite's kept answers are read (:func:`suite_units`); ``units``,
+    when the caller has them already (:func:`all_suite_units`), spares reading them again."""
     from coursekit.evaluation import intervals
 
     table = quality_table(results, protocol)
     key = PROTOCOL_COLUMNS[protocol][1]
-    units = all_suite_units(results, protocol, split)
+    units = units if units is not None else all_suite_units(results, protocol, split)
     groups = intervals.level_groups(units, key, n_boot=n_boot, seed=seed)
     shown = intervals.format_table(intervals.table_with_intervals(
         units, [key], n_boot=n_boot, seed=seed))
