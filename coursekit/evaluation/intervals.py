@@ -628,20 +628,33 @@ def compare(units_a: pd.DataFrame, units_b: pd.DataFrame, metric: str, *,
     """
     _check_args(n_boot, level)
     lower = infer_lower_is_better(metric) if lower_is_better is None else bool(lower_is_better)
-    if cluster is None and "cluster" not in units_a.attrs:
-        name = _cluster_name(units_b, None)
-    else:
-        name = _cluster_name(units_a, cluster)
+    name = _pair_cluster(units_a, units_b, cluster)
     if paired:
         _check_aligned(units_a, units_b, name)
     rows_a, rows_b = _row_statistic(units_a, metric), _row_statistic(units_b, metric)
     a, b = _clustered(rows_a, units_a, name), _clustered(rows_b, units_b, name)
     draws_a, draws_b = _draws([a, b], n_boot, seed, paired)
-    difference = rows_a.estimate() - rows_b.estimate()
-    if a.centred:
-        low, high = _bounds(draws_a - draws_b, level, difference, (-1.0, 1.0))
+    return _comparison(rows_a.estimate() - rows_b.estimate(), draws_a - draws_b, a.centred,
+                       metric, level, lower, paired)
+
+
+def _pair_cluster(units_a: pd.DataFrame, units_b: pd.DataFrame,
+                  cluster: str | bool | None) -> str | None:
+    """The bootstrap unit of a comparison: ``cluster``, else the first frame's own unit,
+    else the second's."""
+    if cluster is None and "cluster" not in units_a.attrs:
+        return _cluster_name(units_b, None)
+    return _cluster_name(units_a, cluster)
+
+
+def _comparison(difference: float, differences: np.ndarray, centred: bool, metric: str,
+                level: float, lower: bool, paired: bool) -> Comparison:
+    """The Comparison of an estimated ``difference`` from its bootstrap ``differences``
+    (centred on the estimate for catalog coverage, as :func:`interval` does)."""
+    if centred:
+        low, high = _bounds(differences, level, difference, (-1.0, 1.0))
     else:
-        low, high = _bounds(draws_a - draws_b, level)
+        low, high = _bounds(differences, level)
     return Comparison(float(difference), low, high, _verdict(low, high, lower), metric,
                       level, lower, paired)
 
@@ -678,20 +691,12 @@ class _PairedDraws:
 
     def compare(self, a: str, b: str) -> Comparison:
         units_a, units_b = self.units[a], self.units[b]
-        if self.cluster is None and "cluster" not in units_a.attrs:  # as compare() decides
-            cluster = _cluster_name(units_b, None)
-        else:
-            cluster = _cluster_name(units_a, self.cluster)
+        cluster = _pair_cluster(units_a, units_b, self.cluster)
         _check_aligned(units_a, units_b, cluster)
         # aligned frames have as many units (or clusters), so the same indices were drawn
         (est_a, draws_a, centred), (est_b, draws_b, _) = self._of(a, cluster), self._of(b, cluster)
-        difference = est_a - est_b
-        if centred:
-            low, high = _bounds(draws_a - draws_b, self.level, difference, (-1.0, 1.0))
-        else:
-            low, high = _bounds(draws_a - draws_b, self.level)
-        return Comparison(float(difference), low, high, _verdict(low, high, self.lower),
-                          self.metric, self.level, self.lower, True)
+        return _comparison(est_a - est_b, draws_a - draws_b, centred, self.metric, self.level,
+                           self.lower, True)
 
 
 def _ranked(units_by_model: Mapping[str, pd.DataFrame], metric: str,
