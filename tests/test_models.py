@@ -52,6 +52,24 @@ def test_bias_baseline_matches_a_direct_least_squares_solution():
     assert np.allclose(np.concatenate([model.user_bias_, model.item_bias_]), solution, atol=1e-6)
 
 
+def test_bias_baseline_folds_in_a_new_user_without_retraining():
+    ratings = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [1, 2, 1, 2, 1],
+                            "rating": [5.0, 3.0, 4.0, 2.0, 3.0], "timestamp": range(5)})
+    model = BiasBaseline(reg_user=2.0, reg_item=0.5).fit(
+        ckd.Split(ratings, ratings.head(1), rating_scale=(1, 5)))
+    # user 9 rated film 1 one star above its fitted score, and a film the model never saw
+    liked = model.mu_ + model.item_bias_[model.items_.encode(np.array([1]))[0]] + 1.0
+    profiles = pd.DataFrame({"user": [9, 9], "item": [1, 77], "rating": [liked, model.mu_]})
+    pairs = pd.DataFrame({"user": [9, 9, 10], "item": [2, 78, 2]})
+    predicted = model.predict_from_profiles(profiles, pairs)
+    bias_2 = model.item_bias_[model.items_.encode(np.array([2]))[0]]
+    folded = 1.0 / (2.0 + 2)  # residuals 1 and 0, shrunk by reg_user + n
+    assert np.allclose(predicted, [model.mu_ + folded + bias_2, model.mu_ + folded,
+                                   model.mu_ + bias_2])  # no profile: no user bias
+    with pytest.raises(Exception, match="item"):
+        model.predict_from_profiles(profiles, pairs.rename(columns={"item": "film"}))
+
+
 def test_bias_baseline_beats_the_global_mean_on_rating(split):
     scores = metrics.compare({"mean": GlobalMean().fit(split),
                               "bias": BiasBaseline().fit(split)}, split.test)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from coursekit.data.validation import validate_ratings
+from coursekit.errors import InvalidRatingsError
 from coursekit.models.base import Recommender
 
 
@@ -75,6 +77,30 @@ class BiasBaseline(Recommender):
         score[users >= 0] += self.user_bias_[users[users >= 0]]
         score[items >= 0] += self.item_bias_[items[items >= 0]]
         return score.astype(np.float32)
+
+    def predict_from_profiles(self, profiles: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+        """Predicted ratings of ``pairs`` for users absent from training, folded in from their
+        ratings in ``profiles`` (user, item, rating) without retraining: with the film biases
+        fixed, a new user's bias is the penalised mean of their residuals,
+        b_u = sum(r - mu - b_i) / (reg_user + n_u). Films the model never saw count with
+        b_i = 0."""
+        self._check_fitted()
+        profiles = validate_ratings(profiles, self.rating_scale)  # the boundary, as in fit
+        missing = {"user", "item"} - set(pairs.columns)
+        if missing:
+            raise InvalidRatingsError(f"pairs lacks the column(s) {sorted(missing)}; it needs "
+                                      "'user' and 'item' (rename your columns).")
+
+        def item_bias(ids: pd.Series) -> np.ndarray:
+            items = self.items_.encode(ids.to_numpy(), unknown="mask")
+            return np.where(items >= 0, self.item_bias_[np.maximum(items, 0)], 0.0)
+
+        residual = profiles["rating"].to_numpy(float) - self.mu_ - item_bias(profiles["item"])
+        by_user = pd.Series(residual).groupby(profiles["user"].to_numpy())
+        user_bias = by_user.sum() / (self.reg_user + by_user.size())
+        folded = self.mu_ + pairs["user"].map(user_bias).fillna(0.0).to_numpy(float) \
+            + item_bias(pairs["item"])
+        return np.clip(folded, *self.rating_scale).astype(np.float32)
 
 
 SECONDS_PER_DAY = 86_400
