@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from coursekit import data as ckd
-from coursekit.errors import EmptySplitError
+from coursekit.errors import EmptySplitError, InvalidRatingsError
 
 
 def keys(frame: pd.DataFrame) -> set[tuple[int, int]]:
@@ -60,6 +60,32 @@ def test_leave_last_out_breaks_time_ties_by_larger_item_and_keeps_single_raters(
     assert (2, 4) in keys(split.train)
     with_val = ckd.leave_last_out_split(ratings, validation=True, rating_scale=(1, 5))
     assert keys(with_val.validation) == {(1, 3)}
+
+
+def test_global_time_split_tests_each_returning_user_on_their_first_rating_after_one_cut():
+    ratings = pd.DataFrame({
+        "user": [1, 1, 1, 2, 2, 3, 4, 4],
+        "item": [10, 11, 12, 10, 13, 11, 12, 14],
+        "rating": [4.0] * 8,
+        "timestamp": [1, 2, 9, 3, 8, 10, 4, 8],  # the cut leaves the latest ratings after it
+    })
+    split = ckd.global_time_split(ratings, test_fraction=0.4, rating_scale=(1, 5))
+    assert split.train["timestamp"].max() < split.test["timestamp"].min()
+    # user 1's and 2's first ratings after the cut; user 3 has nothing before it; user 4's
+    # rating at 8 too. Every rating before the cut trains, none after it does.
+    assert keys(split.test) == {(1, 12), (2, 13), (4, 14)}
+    assert keys(split.train) == {(1, 10), (1, 11), (2, 10), (4, 12)}
+    tied = pd.DataFrame({"user": [1, 1, 1], "item": [5, 6, 7], "rating": [3.0] * 3,
+                         "timestamp": [1, 5, 5]})
+    chosen = {next(iter(keys(ckd.global_time_split(tied, 0.5, s, rating_scale=(1, 5)).test)))[1]
+              for s in range(20)}
+    assert chosen == {6, 7}  # same-second ties are drawn, not decided by the film id
+    with pytest.raises(InvalidRatingsError, match="same timestamp"):
+        ckd.global_time_split(ratings.assign(timestamp=5), 0.5, rating_scale=(1, 5))
+    strangers = pd.DataFrame({"user": [1, 1, 2, 2], "item": [1, 2, 1, 2], "rating": [3.0] * 4,
+                              "timestamp": [1, 2, 9, 10]})
+    with pytest.raises(EmptySplitError, match="no known user after it"):
+        ckd.global_time_split(strangers, 0.5, rating_scale=(1, 5))
 
 
 def test_carving_validation_leaves_the_test_part_untouched(ml100k):

@@ -11,6 +11,7 @@ from coursekit.data.registry import DATASETS, dataset_names
 from coursekit.data.sparse import sparse_row_batches, to_csr
 from coursekit.data.splits import (
     Split,
+    global_time_split,
     hide_ratings,
     leave_last_out_split,
     random_split,
@@ -25,8 +26,8 @@ from coursekit.data.validation import validate_ratings
 
 __all__ = [
     "DATASETS", "IdEncoder", "MovieLens", "Split", "SparseRows", "cache_dir", "dataset_names",
-    "hide_ratings",
-    "interaction_dataset", "leave_last_out_split", "load_movielens", "random_split",
+    "global_time_split", "hide_ratings", "interaction_dataset", "leave_last_out_split",
+    "load_movielens", "random_split",
     "rating_protocol", "retrieval_protocol", "sha256_of", "sparse_row_batches",
     "stratified_split", "synthetic_movielens", "to_csr", "topn_protocol", "user_holdout_split",
     "validate_ratings",

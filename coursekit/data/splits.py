@@ -238,6 +238,42 @@ def leave_last_out_split(
     return Split(train, test, val, name="leave-last-out", **meta)
 
 
+def global_time_split(
+    ratings: pd.DataFrame,
+    test_fraction: float = 0.1,
+    seed: int = PROTOCOL_SEED,
+    *,
+    dataset: MovieLens | None = None,
+    rating_scale: tuple[float, float] | None = None,
+    on_duplicates: DuplicatePolicy = "error",
+) -> Split:
+    """One cut in time for everyone: training holds every rating before the cut, and each user
+    who rated both before and after it is tested on their first rating after it (ratings of
+    the same second in an order drawn from ``seed``, so that no id order decides). The cut
+    leaves the latest
+    ``test_fraction`` of the ratings after it. No training rating is later than any test
+    rating, so no model learns from the future of the moment it is tested on
+    (Ji et al., 2023); users with no rating before the cut have nothing to be tested from.
+    """
+    ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
+    _check_fraction(test_fraction, "test_fraction")
+    check_time_order(ratings, "global_time_split cuts the ratings at one moment",
+                     "random_split / stratified_split instead")
+    cut = np.quantile(ratings["timestamp"].to_numpy(), 1.0 - test_fraction, method="higher")
+    before = ratings[ratings["timestamp"] < cut]
+    after = ratings[(ratings["timestamp"] >= cut) & ratings["user"].isin(before["user"])]
+    if before.empty or after.empty:
+        raise EmptySplitError(
+            f"a cut at the latest {test_fraction:.0%} of the ratings leaves "
+            f"{'no rating before it' if before.empty else 'no known user after it'}; "
+            "choose another test_fraction")
+    tie = np.random.default_rng(seed).random(len(after))
+    first_after = after.assign(_tie=tie).sort_values(["user", "timestamp", "_tie"],
+                                                     kind="stable")
+    test = first_after.groupby("user", sort=False).head(1).drop(columns="_tie")
+    return Split(_canonical(before), _canonical(test), None, name="global time", **meta)
+
+
 def user_holdout_split(
     ratings: pd.DataFrame,
     test_users: float = 0.1,
