@@ -73,7 +73,8 @@ test:
 	@# than it saved)
 	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_STAMP) browser
 	$(BIN)/ruff check .
-	rm -rf _build/figures
+	@# every chapter runs again: no figure, output or page may come from an earlier run
+	rm -rf _build/figures _build/.jupyter_cache
 	$(MAKE) --no-print-directory chapters
 	@# then, side by side: Colab's environment; the quality targets, then the site
 	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site

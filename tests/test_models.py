@@ -377,3 +377,12 @@ def test_times_may_be_datetimes_but_not_missing():
         model.predict(users, items, timestamps=table["timestamp"].head(5)))
     with pytest.raises(ValueError, match="missing"):
         model.predict(users, items, timestamps=[0, 1, np.nan, 3, 4])
+
+
+def test_verbose_training_shows_a_progress_bar_instead_of_a_line_per_epoch(split, capsys):
+    model = MatrixFactorization(n_factors=4, epochs=3, batch_size=4096, refit=False, seed=0)
+    model.fit(split, verbose=1)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing on the page
+    assert f"{model.name}:" in captured.err and "3/3" in captured.err  # the bar, in stderr
+    assert "val_rmse=" in captured.err

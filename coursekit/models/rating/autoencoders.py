@@ -31,7 +31,7 @@ from coursekit.models.rating.autoencoder_network import (
 )
 from coursekit.models.training.keras_base import (
     STEPS_PER_EXECUTION,
-    EpochLine,
+    EpochProgress,
     TrainedNetwork,
     build_training_state,
 )
@@ -151,7 +151,7 @@ class AutoRec(TrainedNetwork, Recommender):
                 monitor="val_rmse", mode="min", patience=self.patience,
                 restore_best_weights=True))
         if verbose:
-            callbacks.append(EpochLine(self.label))
+            callbacks.append(EpochProgress(self.label))
         fitted = network.fit(self._row_batches(matrix.shape[0]), epochs=epochs, verbose=0,
                              shuffle=False, callbacks=callbacks)
         return network, fitted.history

@@ -127,18 +127,36 @@ def index_pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
     return np.stack([users, items], 1).astype(np.int32)
 
 
-class EpochLine(keras.callbacks.Callback):
-    """A Keras callback that prints one short line per epoch (``verbose=1``)."""
+class EpochProgress(keras.callbacks.Callback):
+    """A Keras callback that shows a progress bar over the epochs (``verbose=1``), with the
+    last epoch's figures beside it, instead of a line per epoch. The bar goes to standard
+    error, as progress does: Colab and Jupyter show it while the model trains, and the
+    course's pages leave it out."""
+
+    SHOWN = ("loss", "rmse", "val_rmse", "val_loss", "val_hr@10")
 
     def __init__(self, label: str) -> None:
         super().__init__()
         self.label = label
+        self.bar = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        # every epoch is drawn (an epoch is never too short to show)
+        self.bar = tqdm(total=self.params.get("epochs"), desc=self.label, unit="epoch",
+                        leave=False, mininterval=0)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        parts = [f"{k} {v:.4f}" for k, v in logs.items()
-                 if k in ("rmse", "val_rmse", "loss", "val_loss")]
-        print(f"{self.label} epoch {epoch + 1:3d}: " + ", ".join(parts))
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in (logs or {}).items()
+                                  if k in self.SHOWN})
+            self.bar.update(1)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 class ValidationHitRate(keras.callbacks.Callback):
@@ -148,10 +166,9 @@ class ValidationHitRate(keras.callbacks.Callback):
     validation example; ``seen`` holds, row by row, the films to leave out of its list."""
 
     def __init__(self, scores_of: Callable[[keras.Model], np.ndarray], targets: np.ndarray,
-                 seen: sp.csr_matrix, k: int = 10, label: str | None = None) -> None:
+                 seen: sp.csr_matrix, k: int = 10) -> None:
         super().__init__()
-        self.scores_of, self.targets, self.seen, self.k, self.label = (
-            scores_of, targets, seen, k, label)
+        self.scores_of, self.targets, self.seen, self.k = scores_of, targets, seen, k
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         scores = self.scores_of(self.model)
@@ -161,9 +178,6 @@ class ValidationHitRate(keras.callbacks.Callback):
         rank = (scores > target_scores[:, None]).sum(1)
         if logs is not None:
             logs["val_hr@10"] = float((rank < self.k).mean())
-            if self.label:
-                print(f"{self.label} epoch {epoch + 1:3d}: loss {logs.get('loss', 0):.4f}, "
-                      f"validation HR@10 {logs['val_hr@10']:.4f}")
 
 
 def hit_rate_early_stopping(
@@ -178,9 +192,10 @@ def hit_rate_early_stopping(
     val_users, val_items, _ = validation
     seen = sp.csr_matrix((np.ones(train_users.size), (train_users, train_items)),
                          shape=shape)[val_users].tocsr()
-    return [ValidationHitRate(scores_of, val_items, seen, label=label),
+    progress = [EpochProgress(label)] if label else []  # after the hit rate: it shows it
+    return [ValidationHitRate(scores_of, val_items, seen),
             keras.callbacks.EarlyStopping(monitor="val_hr@10", mode="max", patience=patience,
-                                          restore_best_weights=True)]
+                                          restore_best_weights=True), *progress]
 
 
 WEIGHTS_FILE = "network.weights.h5"
@@ -317,7 +332,7 @@ class KerasRecommender(TrainedNetwork, Recommender):
             if self.tensorboard_dir:
                 callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir))
             if verbose:
-                callbacks.append(EpochLine(self.name))
+                callbacks.append(EpochProgress(self.name))
             held = (np.stack([validation[0], validation[1]], 1),
                     validation[2] - self.offset_)
         network = self._compiled_network(x, y)
