@@ -66,6 +66,13 @@ def plot_ratings_per_user(ratings: pd.DataFrame, ax: "Axes | None" = None) -> "A
     bins = np.logspace(np.log10(per_user.min()), np.log10(per_user.max() + 1), 30)
     ax.hist(per_user, bins=bins, color="tab:green")
     ax.set_xscale("log")
+    # a few round counts as ticks, written out, and no labels on the minor ticks
+    ticks = [t for t in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+             if per_user.min() <= t <= per_user.max()]
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axvline(np.median(per_user), color="black", linestyle="--",
                label=f"median {np.median(per_user):.0f}")
     ax.set_xlabel("ratings per user (log scale)")
