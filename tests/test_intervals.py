@@ -207,6 +207,10 @@ def test_sentences_read_as_plain_english():
     assert level.sentence("MF", "NCF") == (
         "MF and NCF are level: the difference in HR@10, 0.0042, has a 95% interval from "
         "-0.0081 to 0.0165, which holds zero")
+    # an interval clear of zero keeps the decimals that show it clear of zero
+    barely = ci.Comparison(-0.0003, -0.00061, -0.00002, "behind", "top-100")
+    assert barely.sentence("a", "b") == (
+        "a is behind b by 0.00030 top-100 (95% interval 0.00002 to 0.00061)")
 
 
 def test_pairing_narrows_the_interval_when_the_models_agree():

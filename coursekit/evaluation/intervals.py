@@ -139,6 +139,9 @@ class Comparison:
         negate = (self.verdict == "ahead") == self.lower_is_better
         gap, low, high = ((-self.difference, -self.high, -self.low) if negate
                           else (self.difference, self.low, self.high))
+        # an interval clear of zero is never written as reaching it ("0.0000 to 0.0006")
+        while decimals < 8 and round(low, decimals) == 0:
+            decimals += 1
         relation = "ahead of" if self.verdict == "ahead" else "behind"
         return (f"{name_a} is {relation} {name_b} by {_fmt(gap, decimals)} {self.metric} "
                 f"({level} interval {_fmt(low, decimals)} to {_fmt(high, decimals)})")
