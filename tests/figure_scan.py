@@ -148,8 +148,9 @@ def hand_typed_figures(source: str, outputs: str, chapter: str = "") -> list[str
     for sentence in _sentences(_unfence_admonitions(_CODE_CELL.sub(" ", source))):
         sources = {key.strip() for keys in _CITE.findall(sentence) for key in keys.split(",")}
         published = {_normal(f) for key in sources for f in CITED.get(key, ())}
-        words = _words(prose(sentence))
-        for match in FIGURE.finditer(prose(sentence)):
+        text = prose(sentence)
+        words = _words(text)
+        for match in FIGURE.finditer(text):
             figure = match.group(1) + ("%" if match.group(2) else "")
             number = _normal(figure).rstrip("%")
             if _is_year(figure) or number in allowed or number in settings:

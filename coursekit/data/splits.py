@@ -250,9 +250,8 @@ def global_time_split(
     """One cut in time for everyone: training holds every rating before the cut, and each user
     who rated both before and after it is tested on their first rating after it (ratings of
     the same second in an order drawn from ``seed``, so that no id order decides). The cut
-    leaves the latest
-    ``test_fraction`` of the ratings after it. No training rating is later than any test
-    rating, so no model learns from the future of the moment it is tested on
+    leaves the latest ``test_fraction`` of the ratings after it. No training rating is later
+    than any test rating, so no model learns from the future of the moment it is tested on
     (Ji et al., 2023); users with no rating before the cut have nothing to be tested from.
     """
     ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)

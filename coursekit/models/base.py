@@ -34,6 +34,7 @@ from coursekit.data.validation import (
 )
 from coursekit.errors import (
     EmptySplitError,
+    InvalidRatingsError,
     ModelVersionError,
     NotFittedError,
     RatingsNotPredictedError,
@@ -230,6 +231,16 @@ class Recommender:
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet: call model.fit(split) first."
             )
+
+    def _checked_profiles(self, profiles: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The boundary of a ``predict_from_profiles``: the new users' ratings validated as
+        ``fit`` validates its table, and ``pairs`` holding the columns to predict for."""
+        self._check_fitted()
+        missing = {"user", "item"} - set(pairs.columns)
+        if missing:
+            raise InvalidRatingsError(f"pairs lacks the column(s) {sorted(missing)}; it needs "
+                                      "'user' and 'item' (rename your columns).")
+        return validate_ratings(profiles, self.rating_scale)
 
     def predict(self, users: Any, items: Any, unknown: Unknown = "error",
                 timestamps: Any = None) -> np.ndarray:

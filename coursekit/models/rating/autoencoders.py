@@ -20,8 +20,6 @@ import tensorflow as tf
 
 from coursekit.data.pipelines import SparseRows
 from coursekit.data.sparse import check_rating_matrix, rows_by_ratings
-from coursekit.data.validation import validate_ratings
-from coursekit.errors import InvalidRatingsError
 from coursekit.models.base import Recommender
 from coursekit.models.rating.autoencoder_network import (
     DENSE_BATCH_LIMIT,
@@ -240,11 +238,7 @@ class AutoRec(TrainedNetwork, Recommender):
                 "Only a user-based AutoRec (orientation='user') reads a new user's ratings as "
                 "its input. An item-based AutoRec has no weights for a user it never saw: "
                 "fit it again with those users' visible ratings in the training data.")
-        profiles = validate_ratings(profiles, self.rating_scale)  # the boundary, as in fit
-        missing = {"user", "item"} - set(pairs.columns)
-        if missing:
-            raise InvalidRatingsError(f"pairs lacks the column(s) {sorted(missing)}; it needs "
-                                      "'user' and 'item' (rename your columns).")
+        profiles = self._checked_profiles(profiles, pairs)
         new_users = np.unique(np.concatenate([profiles["user"], pairs["user"]]))
         row_of = pd.Index(new_users)
         items = self.items_.encode(profiles["item"].to_numpy(), unknown="mask")

@@ -7,8 +7,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from coursekit.data.validation import validate_ratings
-from coursekit.errors import InvalidRatingsError
 from coursekit.models.base import Recommender
 
 
@@ -84,12 +82,7 @@ class BiasBaseline(Recommender):
         fixed, a new user's bias is the penalised mean of their residuals,
         b_u = sum(r - mu - b_i) / (reg_user + n_u). Films the model never saw count with
         b_i = 0."""
-        self._check_fitted()
-        profiles = validate_ratings(profiles, self.rating_scale)  # the boundary, as in fit
-        missing = {"user", "item"} - set(pairs.columns)
-        if missing:
-            raise InvalidRatingsError(f"pairs lacks the column(s) {sorted(missing)}; it needs "
-                                      "'user' and 'item' (rename your columns).")
+        profiles = self._checked_profiles(profiles, pairs)
 
         def item_bias(ids: pd.Series) -> np.ndarray:
             items = self.items_.encode(ids.to_numpy(), unknown="mask")
