@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test chapters quality site check colab browser lint sync freeze clean
+.PHONY: install book test chapters quality site check colab browser lint sync freeze clean \
+	assignments
 
 # uv installs the pinned wheels in seconds where pip takes minutes; it is installed into
 # each environment by pip first, at a pinned version. --compile-bytecode: every test process,
@@ -166,6 +167,11 @@ browser:
 sync: install
 	$(BIN)/python tests/test_taught_code.py
 	$(BIN)/jupytext --update --to ipynb notebooks/*.md
+
+## Build the graded assignments from their sources (instructors/assignments/): the student
+## notebooks into assignments/, the autograder zips into _build/autograder/.
+assignments: install
+	$(BIN)/python instructors/assignments/build.py
 
 freeze: install
 	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable \
