@@ -76,7 +76,9 @@ def test_chapter_is_in_the_toc(source: Path):
 def test_every_toc_entry_exists():
     for entry in toc_files(TOC):
         matches = list(ROOT.glob(entry + ".*"))
-        assert any(m.suffix == ".md" for m in matches), f"{entry} in _toc.yml has no .md file"
+        # the assignments' student notebooks are .ipynb files, built from their sources
+        wanted = ".ipynb" if entry.startswith("assignments/") else ".md"
+        assert any(m.suffix == wanted for m in matches), f"{entry} in _toc.yml has no {wanted} file"
 
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
@@ -98,7 +100,9 @@ def test_colab_button_is_configured_and_ipynb_excluded_from_the_site():
 
 
 # --- Reading order and cross-references ----------------------------------------------------
-PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md"))
+# the pages of the site, with the assignments' sources (their student notebooks are built from them)
+PAGES = (CHAPTERS + sorted((ROOT / "book").glob("*.md"))
+         + sorted((ROOT / "instructors" / "assignments").glob("[0-9][0-9]_*.md")))
 LABEL = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.MULTILINE)
 TYPED_CHAPTER = re.compile(r"\b[Cc]hapters?\s+\d+\b")
 REFERENCE = re.compile(r"\{(numref|ref)\}`([^`]*)`")
