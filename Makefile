@@ -132,7 +132,7 @@ $(COLAB_STAMP): .ci/colab-requirements.txt
 COLAB_TESTS := $(addprefix tests/,test_contract_keras.py test_tfrs.py test_contract.py \
 	test_retrieval_keras3.py test_serving.py test_loading.py test_validation.py \
 	test_student_tables.py test_splits.py test_encoding.py test_sparse_and_pipelines.py \
-	test_synthetic.py test_topn_metrics.py test_intervals.py test_assignment.py) \
+	test_synthetic.py test_topn_metrics.py test_intervals.py) \
 	notebooks/01_movielens_data.ipynb
 colab: $(COLAB_STAMP)
 	$(COLAB_VENV)/bin/python -m pip uninstall --quiet --yes coursekit 2>/dev/null || true
@@ -171,7 +171,7 @@ sync: install
 ## Build the graded assignments from their sources (instructors/assignments/): the student
 ## notebooks into assignments/, the autograder zips into _build/autograder/.
 assignments: install
-	$(BIN)/python instructors/assignments/build.py
+	$(BIN)/python instructors/assignments/build_assignments.py
 
 freeze: install
 	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable \

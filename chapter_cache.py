@@ -30,14 +30,15 @@ _failed: set[Path] = set()
 # worker is left running a long chapter alone at the end. xdist's own reordering (by number of
 # tests in a file) would undo this order: `make test` passes --no-loadscope-reorder.
 FILE_SECONDS = {
-    "07_side_information.ipynb": 210, "05_autorec.ipynb": 150, "13_retrieval_keras3.ipynb": 130,
+    "test_assignments.py": 280,  # grades three submissions of each of six assignments
+    "07_side_information.ipynb": 210, "05_autorec.ipynb": 150, "12_retrieval_keras3.ipynb": 130,
     "10_sequence_aware.ipynb": 120, "04_neural_collaborative_filtering.ipynb": 116,
-    "09_implicit_feedback.ipynb": 105, "15_scaling_up.ipynb": 78,
-    "12_retrieval_ranking_tfrs.ipynb": 75, "14_serving_at_scale.ipynb": 67,
+    "09_implicit_feedback.ipynb": 105, "14_scaling_up.ipynb": 78,
+    "11_retrieval_ranking_tfrs.ipynb": 75, "13_serving_at_scale.ipynb": 67,
     "test_contract_keras.py": 52, "08_evaluating_top_n.ipynb": 50, "test_fm.py": 40,
     "06_deep_autoencoder.ipynb": 40, "03_matrix_factorization.ipynb": 40, "test_tfrs.py": 25,
-    "test_contract.py": 22, "test_autoencoders.py": 18, "11_assignment.ipynb": 12,
-    "16_leaderboard.ipynb": 12, "test_models.py": 10, "test_sequential.py": 9,
+    "test_contract.py": 22, "test_autoencoders.py": 18,
+    "15_leaderboard.ipynb": 12, "test_models.py": 10, "test_sequential.py": 9,
     "02_baselines_cold_start.ipynb": 8, "01_movielens_data.ipynb": 7, "test_rerank.py": 6,
 }
 

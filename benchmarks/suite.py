@@ -17,7 +17,7 @@ suite's figures confidence intervals and compare their own models with them, uni
 Every measurement runs in a fresh child process, so that its peak resident set size
 (``ru_maxrss``, TensorFlow included) is its own and no model inherits another's state; runs
 one after the other, never side by side, so timings do not disturb each other. Results are
-written to ``coursekit/benchmark_results.json`` (read by chapter 16) and printed as tables.
+written to ``coursekit/benchmark_results.json`` (read by chapter 15) and printed as tables.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The leaderboard (chapter 16): the benchmark suite's results as tables and plots.
+"""The leaderboard (chapter 15): the benchmark suite's results as tables and plots.
 
 The results are measured by ``python -m benchmarks.suite`` (see the README) and shipped with
 coursekit as ``benchmark_results.json``, so the chapter reads them instead of training every

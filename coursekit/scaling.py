@@ -1,4 +1,4 @@
-"""Measuring training speed (chapter 15): an epoch timer and a profile of one training step.
+"""Measuring training speed (chapter 14): an epoch timer and a profile of one training step.
 
     timer = EpochTimer()
     MatrixFactorization(epochs=1, callbacks=[timer]).fit(split)

@@ -31,10 +31,10 @@ ALLOWED: dict[str, dict[str, str]] = {
     "*": {"100,000": "MovieLens-100K's name: the dataset is 100,000 ratings by definition",
           "100K": "the name of MovieLens-100K", "1M": "the name of MovieLens-1M",
           "20M": "the name of MovieLens-20M", "25M": "the name of MovieLens-25M"},
-    "13_retrieval_keras3": {"206": "the number of a keras-rs pull request, in its link"},
-    "15_scaling_up": {"100%": "the whole step: a share of it that can exceed the whole",
+    "12_retrieval_keras3": {"206": "the number of a keras-rs pull request, in its link"},
+    "14_scaling_up": {"100%": "the whole step: a share of it that can exceed the whole",
                       "5M": "the benchmark suite's middle scale, by its name"},
-    "16_leaderboard": {"30,000": "an exercise's imagined catalogue",
+    "15_leaderboard": {"30,000": "an exercise's imagined catalogue",
                        "150,000": "an exercise's imagined user base",
                        "5M": "the benchmark suite's middle scale, by its name"},
 }

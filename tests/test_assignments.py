@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "instructors" / "assignments"
 sys.path.insert(0, str(SOURCES))
 
+import build_assignments as build  # noqa: E402
 import grade  # noqa: E402
 import planted  # noqa: E402
-
-import build  # noqa: E402
 
 NAMES = [source.stem for source in build.sources()]
 
@@ -101,6 +100,7 @@ def test_the_package_and_the_site_carry_no_answers():
     assert re.search(r"^\s*- instructors", site, flags=re.M), "the site must exclude instructors/"
 
 
+@pytest.mark.slow  # a minute per assignment: in make test, not make check
 @pytest.mark.parametrize("name", NAMES)
 def test_planted_submissions_are_scored_as_they_must(name, built, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEKIT_ASSIGNMENT_SMALL", "1")

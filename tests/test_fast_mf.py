@@ -1,4 +1,4 @@
-"""The fast matrix factorization trainer of chapter 15 and its row-wise Adagrad."""
+"""The fast matrix factorization trainer of chapter 14 and its row-wise Adagrad."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retrieve, then rank (chapter 14): the ranker's lists, features and scores."""
+"""Retrieve, then rank (chapter 13): the ranker's lists, features and scores."""
 
 from __future__ import annotations
 

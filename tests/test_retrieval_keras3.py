@@ -1,4 +1,4 @@
-"""Chapter 13's two-tower retrieval in Keras 3: the loss against the sum written out, keras-rs's
+"""Chapter 12's two-tower retrieval in Keras 3: the loss against the sum written out, keras-rs's
 accidental-hit layer (which removes nothing in 0.4), the coded features, films placed by their
 features, and clear errors."""
 

@@ -1,4 +1,4 @@
-"""Chapter 14's serving tools: the extra coordinate that turns the largest dot product into the
+"""Chapter 13's serving tools: the extra coordinate that turns the largest dot product into the
 nearest neighbour, recall against exact search, the indexes and their sweep."""
 
 from __future__ import annotations

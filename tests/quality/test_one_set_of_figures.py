@@ -1,7 +1,7 @@
 """One set of figures: a model trained with the same settings, data and seed shows the same
 figure in its chapter and on the leaderboard (the benchmark suite's rows, which say that they
 train each model with its chapter's settings). Where the suite trains otherwise, the reason is
-written down in ``leaderboard.TRAINED_OTHERWISE`` (chapter 16 prints it), and the test checks
+written down in ``leaderboard.TRAINED_OTHERWISE`` (chapter 15 prints it), and the test checks
 that the two figures do differ, so that the list of exceptions cannot outlive its reason."""
 
 from __future__ import annotations
@@ -31,28 +31,28 @@ SAME_SETTINGS = [
     ("07_side_information", "time | time-aware biases", "time-aware biases", "RATING", "RMSE"),
     ("08_evaluating_top_n", "HR@10 | EASE", "EASE", "TOPN", "HR@10"),
     ("08_evaluating_top_n", "HR@10 | most popular", "most popular", "TOPN", "HR@10"),
-    ("12_retrieval_ranking_tfrs", "ranking_rmse", "TFRS ranking", "RATING", "RMSE"),
-    ("12_retrieval_ranking_tfrs", "top100", "TFRS two-tower retrieval", "RETRIEVAL",
+    ("11_retrieval_ranking_tfrs", "ranking_rmse", "TFRS ranking", "RATING", "RMSE"),
+    ("11_retrieval_ranking_tfrs", "top100", "TFRS two-tower retrieval", "RETRIEVAL",
      "top-100"),
-    ("12_retrieval_ranking_tfrs", "top100_corrected", "TFRS two-tower retrieval (logQ)",
+    ("11_retrieval_ranking_tfrs", "top100_corrected", "TFRS two-tower retrieval (logQ)",
      "RETRIEVAL", "top-100"),
-    ("12_retrieval_ranking_tfrs", "hr_tower", "TFRS two-tower retrieval", "TOPN", "HR@10"),
-    ("12_retrieval_ranking_tfrs", "hr_corrected", "TFRS two-tower retrieval (logQ)", "TOPN",
+    ("11_retrieval_ranking_tfrs", "hr_tower", "TFRS two-tower retrieval", "TOPN", "HR@10"),
+    ("11_retrieval_ranking_tfrs", "hr_corrected", "TFRS two-tower retrieval (logQ)", "TOPN",
      "HR@10"),
-    ("13_retrieval_keras3", "RETRIEVAL | keras-rs, logQ | top-100", "two-tower (keras-rs)",
+    ("12_retrieval_keras3", "RETRIEVAL | keras-rs, logQ | top-100", "two-tower (keras-rs)",
      "RETRIEVAL", "top-100"),
-    ("13_retrieval_keras3", "TOPN | keras-rs, logQ | HR@10", "two-tower (keras-rs)", "TOPN",
+    ("12_retrieval_keras3", "TOPN | keras-rs, logQ | HR@10", "two-tower (keras-rs)", "TOPN",
      "HR@10"),
-    ("13_retrieval_keras3", "RETRIEVAL | keras-rs, logQ, features | top-100",
+    ("12_retrieval_keras3", "RETRIEVAL | keras-rs, logQ, features | top-100",
      "two-tower (keras-rs, features)", "RETRIEVAL", "top-100"),
-    ("13_retrieval_keras3", "TOPN | keras-rs, logQ, features | HR@10",
+    ("12_retrieval_keras3", "TOPN | keras-rs, logQ, features | HR@10",
      "two-tower (keras-rs, features)", "TOPN", "HR@10"),
-    ("14_serving_at_scale", "TOPN | two towers + ranker | HR@10", "two-tower + ranker", "TOPN",
+    ("13_serving_at_scale", "TOPN | two towers + ranker | HR@10", "two-tower + ranker", "TOPN",
      "HR@10"),
 ]
 
 # The chapter's own figure of each model the suite trains otherwise (its reason is
-# leaderboard.TRAINED_OTHERWISE, which chapter 16 prints under its table).
+# leaderboard.TRAINED_OTHERWISE, which chapter 15 prints under its table).
 OWN_FIGURE = {"GRU4Rec": ("10_sequence_aware", "HR@10 | GRU4Rec"),
               "SASRec": ("10_sequence_aware", "HR@10 | SASRec"),
               **{name: ("09_implicit_feedback", f"HR@10 | {name}")

@@ -1,4 +1,4 @@
-"""Retrieve, then rank (chapter 14): the two towers propose each user's ``candidates`` best
+"""Retrieve, then rank (chapter 13): the two towers propose each user's ``candidates`` best
 unseen films, and a small Keras ranker orders those candidates from features the towers do not
 see: what EASE says, how popular the film is overall and in the weeks of the user's latest
 ratings, how well its genres match the user's, and its mean rating.
@@ -64,9 +64,9 @@ class CandidateRanker(keras.Model):
 
 
 class RetrieveThenRank(Recommender):
-    """Two-tower candidates (chapter 13's :class:`TwoTowerRetrieval`, features in its towers)
+    """Two-tower candidates (chapter 12's :class:`TwoTowerRetrieval`, features in its towers)
     re-ordered by :class:`CandidateRanker`. ``retriever`` holds the towers' settings (their
-    defaults for TOPN: features, ``l2=0.025`` and 6 epochs, near the epochs chapter 13 chose on
+    defaults for TOPN: features, ``l2=0.025`` and 6 epochs, near the epochs chapter 12 chose on
     validation), ``candidates`` how many films each user's list offers the ranker.
 
     ``fit`` trains the towers and EASE twice (once without each user's latest choice, for the

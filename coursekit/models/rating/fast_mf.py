@@ -1,4 +1,4 @@
-"""Chapter 3's matrix factorization, trained fast (chapter 15).
+"""Chapter 3's matrix factorization, trained fast (chapter 14).
 
 The network, its prediction and its loss are chapter 3's. What changes is how ``fit`` spends
 its time: a plain Keras ``fit`` with Adam and batches of 128 pays, per step, for Python and

@@ -1,4 +1,4 @@
-"""Serving retrieval at scale (chapter 14): exact and approximate nearest-neighbour indexes
+"""Serving retrieval at scale (chapter 13): exact and approximate nearest-neighbour indexes
 over a two-tower model's film vectors, compared by recall against exact search, queries per
 second, build time and memory.
 

@@ -1,4 +1,4 @@
-"""Retrieval and ranking with TensorFlow Recommenders (chapter 12).
+"""Retrieval and ranking with TensorFlow Recommenders (chapter 11).
 
 TensorFlow Recommenders 0.7 is built on Keras 2 (the ``tf-keras`` package), while the rest of
 the course uses Keras 3. TensorFlow picks the Keras behind ``tf.keras`` the first time

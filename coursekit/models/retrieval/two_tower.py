@@ -1,4 +1,4 @@
-"""Two-tower retrieval in Keras 3 with keras-rs (chapter 13): the model of chapter 12 without
+"""Two-tower retrieval in Keras 3 with keras-rs (chapter 12): the model of chapter 11 without
 the legacy-Keras switch, with optional features in its towers.
 
 The towers read encoded indices shifted by one: index 0 is "unknown", the row a user or a film
@@ -145,18 +145,18 @@ def pair_batches(pairs: np.ndarray, batch_size: int, seed: int):
 
 
 class TwoTowerRetrieval(TrainedNetwork, Recommender):
-    """Chapter 12's two-tower retrieval model in Keras 3 (keras-rs), behind coursekit's
+    """Chapter 11's two-tower retrieval model in Keras 3 (keras-rs), behind coursekit's
     interface: in-batch softmax with the logQ correction (``sampling_correction``) and, on
     request, accidental hits removed; features in the towers with ``features=True`` (the
     split's dataset must then have user and film tables, as MovieLens has).
 
-    The defaults are chapter 12's
+    The defaults are chapter 11's
     (:class:`coursekit.models.retrieval.tfrs.RetrievalRecommender`), chosen on validation
     parts of RETRIEVAL and TOPN; the correction is on by default here, since it raised both
-    validation figures there. Chapter 13 chooses ``id_dropout`` on validation
+    validation figures there. Chapter 12 chooses ``id_dropout`` on validation
     films for its new-film experiment.
 
-    For TOPN, chapter 13 stops on the validation HR@10 (each user's second-latest film) with
+    For TOPN, chapter 12 stops on the validation HR@10 (each user's second-latest film) with
     features and ``l2=0.025``. Best validation HR@10 over three training seeds (0, 1, 2), with
     features: 0.136, 0.136, 0.134 at ``l2=0.025`` (best after 5, 7 and 8 epochs) against
     0.119, 0.125, 0.122 at 0.05; ids alone at 0.025: 0.129, 0.123, 0.128. Test HR@10 of the

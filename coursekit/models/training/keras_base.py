@@ -108,7 +108,7 @@ def fit_arrays(network: keras.Model, arrays: Sequence[np.ndarray], *, epochs: in
                verbose: int = 0) -> keras.callbacks.History:
     """Keras fit of a compiled ``network`` on in-memory ``arrays`` (inputs, targets, and
     perhaps sample weights), in :func:`epoch_batches`, with ``validation`` arrays scored
-    after every epoch: how the rating models, the feature models and chapter 14's ranker are
+    after every epoch: how the rating models, the feature models and chapter 13's ranker are
     fitted. A network compiled with ``steps_per_execution`` above 1 must take exactly one
     epoch per call (:meth:`KerasRecommender._compiled_network`)."""
     batches, steps = epoch_batches(arrays, batch_size, seed, shuffle)
@@ -289,7 +289,7 @@ class KerasRecommender(TrainedNetwork, Recommender):
         keras.utils.set_random_seed(self.seed)
         network = self.build_network(len(self.users_), len(self.items_))
         # One step per call with callbacks of one's own (timers), so that they see every
-        # batch, and under tf.distribute strategies (chapter 15), where Keras also builds the
+        # batch, and under tf.distribute strategies (chapter 14), where Keras also builds the
         # network itself before the first step.
         distributed = tf.distribute.has_strategy()
         steps = 1 if self.callbacks or distributed else batches_per_epoch(len(x), self.batch_size)

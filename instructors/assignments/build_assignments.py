@@ -2,8 +2,8 @@
 ``assignments/`` (what students open in Colab, and what the site shows), and for the
 instructor the autograder zips and the reference notebooks into ``_build/autograder/``.
 
-    python instructors/assignments/build.py            # every assignment
-    python instructors/assignments/build.py 01_predicting_ratings
+    python instructors/assignments/build_assignments.py            # every assignment
+    python instructors/assignments/build_assignments.py 01_predicting_ratings
 
 The sources are the MyST files beside this script (``NN_name.md``). Each is converted to a
 notebook, then ``otter assign`` strips its solutions and hidden tests from the student copy.
