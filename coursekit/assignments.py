@@ -118,9 +118,11 @@ def retrieval_data(validation_size: float = 0.1) -> Indexed:
 REPOSITORY_RAW = "https://raw.githubusercontent.com/dl-recsys-course/recsys-tensorflow/main"
 
 
-def fetch_public_tests(assignment: str, questions: list[str], folder: str = "tests") -> None:
+def fetch_public_tests(assignment: str, questions: list[str], folder: str = "tests",
+                       base_url: str = f"{REPOSITORY_RAW}/assignments") -> None:
     """Download an assignment's public tests into ``folder`` beside the notebook (what Colab
-    needs: a notebook opened from GitHub comes without them), unless they are there already."""
+    needs: a notebook opened from GitHub comes without them), unless they are there already.
+    ``base_url``: the folder that holds the assignments, e.g. an instructor's own copy."""
     import urllib.request
     from pathlib import Path
 
@@ -130,7 +132,7 @@ def fetch_public_tests(assignment: str, questions: list[str], folder: str = "tes
         path = target / f"{question}.py"
         if path.exists():
             continue
-        url = f"{REPOSITORY_RAW}/assignments/{assignment}/tests/{question}.py"
+        url = f"{base_url.rstrip('/')}/{assignment}/tests/{question}.py"
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
                 path.write_bytes(response.read())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,18 +40,26 @@ def autograded_points(source: Path) -> dict[str, float]:
     return {q["name"]: float(q["points"]) for q in _questions(source) if q.get("manual") != "true"}
 
 
-def grade_one(notebook: Path, autograder: Path, timeout: int = 900) -> dict[str, float]:
-    """The autograded points of each task of one submission: {"q1": 4.0, ...}."""
+def grade_one(notebook: Path, autograder: Path) -> dict[str, float]:
+    """The autograded points of each task of one submission: {"q1": 4.0, ...}.
+
+    What ``otter run`` does, in this process (which spares starting Otter again for each
+    notebook): the notebook is executed from the top in a fresh kernel, then graded."""
+    import contextlib
+    import io
+
+    from otter.run import main as otter_run
+
     with tempfile.TemporaryDirectory() as out:
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("otter")), "run", "-a", str(autograder),
-             "-o", out, str(notebook)],
-            capture_output=True, text=True, timeout=timeout)
-        results = Path(out) / "results.json"
-        if not results.exists():
-            raise RuntimeError(f"otter run could not grade {notebook.name}:\n"
-                               f"{(result.stdout + result.stderr)[-3000:]}")
-        tests = json.loads(results.read_text())["tests"]
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                otter_run(str(notebook), autograder=str(autograder), output_dir=out,
+                          no_logo=True)
+        except Exception as error:
+            raise RuntimeError(f"otter could not grade {notebook.name}: {error}\n"
+                               f"{log.getvalue()[-3000:]}") from error
+        tests = json.loads((Path(out) / "results.json").read_text())["tests"]
     return {t["name"]: float(t["score"]) for t in tests if "max_score" in t}
 
 
@@ -76,6 +83,9 @@ def grade_folder(name: str, folder: Path) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines
     if len(argv) != 3:
         raise SystemExit(__doc__)
     name, folder, table = argv[0], Path(argv[1]), Path(argv[2])
