@@ -77,26 +77,26 @@ def _shrunk(split: Split) -> Split:
 
 
 def indexed(split: Split) -> Indexed:
-    """Number the users and items of ``split`` from its training part (see :class:`Indexed`);
-    in the small-data setting, keep its first :data:`SMALL_USERS` users first."""
+    """Number the users and items of ``split`` as its encoders do, from its training part (see
+    :class:`Indexed`); in the small-data setting, keep its first :data:`SMALL_USERS` users
+    first."""
     if small():
         split = _shrunk(split)
-    user_index = {u: k for k, u in enumerate(np.sort(split.train["user"].unique()))}
-    item_index = {i: k for k, i in enumerate(np.sort(split.train["item"].unique()))}
     dropped = 0
     parts: dict[str, pd.DataFrame | None] = {}
     for name, frame in split.parts().items():
         if frame is None:
             parts[name] = None
             continue
-        known = frame["user"].isin(user_index.keys()) & frame["item"].isin(item_index.keys())
+        users = split.users.encode(frame["user"], unknown="mask")
+        items = split.items.encode(frame["item"], unknown="mask")
+        known = (users >= 0) & (items >= 0)
         dropped += int((~known).sum())
-        frame = frame[known].reset_index(drop=True).copy()
-        frame["u"] = frame["user"].map(user_index).astype("int32")
-        frame["i"] = frame["item"].map(item_index).astype("int32")
+        frame = frame[known].reset_index(drop=True).assign(u=users[known].astype("int32"),
+                                                           i=items[known].astype("int32"))
         parts[name] = frame
     return Indexed(split, parts["train"], parts["validation"], parts["test"],
-                   len(user_index), len(item_index), dropped)
+                   split.n_users, split.n_items, dropped)
 
 
 def rating_data(validation_size: float = 0.1) -> Indexed:

@@ -10,7 +10,7 @@ task that uses them (a training loop) is graded on its own merits.
 
 from __future__ import annotations
 
-PASSED = "q1 results: All test cases passed!"
+PASSED = "{question} results: All test cases passed!"
 
 # assignment -> {defined name: replacement source}
 PLANTS: dict[str, dict[str, str]] = {
@@ -112,7 +112,7 @@ def planted(reference: dict, name: str) -> dict:
         if cell["cell_type"] == "code" and source.startswith("grader.check("):
             question = source.split('"')[1]
             cell["outputs"] = [{"name": "stdout", "output_type": "stream",
-                                "text": PASSED.replace("q1", question) + "\n"}]
+                                "text": PASSED.format(question=question) + "\n"}]
     if remaining:
         raise ValueError(f"{name}: no answer cell defines {sorted(remaining)}")
     return nb
