@@ -669,6 +669,65 @@ def unpaired_interval(units_a: pd.DataFrame, units_b: pd.DataFrame, metric: str,
     return compare(units_a, units_b, metric, paired=False, **kwargs)
 
 
+class _AUC:
+    """The AUC of ``scores`` for the labels ``clicked`` over (resampled) rows: the chance that
+    a click is scored above a non-click, ties counting half. A resample is a weight per row
+    (how often it was drawn); the rows are sorted by score once, and each draw sums the
+    weights of clicks and non-clicks within each group of equal scores."""
+
+    def __init__(self, clicked: np.ndarray, scores: np.ndarray) -> None:
+        order = np.argsort(scores, kind="stable")
+        self.order, self.n = order, scores.size
+        self.clicked = clicked[order].astype(np.float64)
+        sorted_scores = scores[order]
+        new_group = np.ones(self.n, dtype=bool)
+        new_group[1:] = sorted_scores[1:] != sorted_scores[:-1]
+        self.starts = np.flatnonzero(new_group)
+
+    def from_weights(self, weights: np.ndarray) -> np.ndarray:
+        """The AUC under each row of ``weights`` (draws x rows, in the rows' own order)."""
+        w = weights[:, self.order]
+        clicks = np.add.reduceat(w * self.clicked, self.starts, axis=1)
+        others = np.add.reduceat(w * (1.0 - self.clicked), self.starts, axis=1)
+        below = np.cumsum(others, axis=1) - others  # non-clicks scored lower than the group
+        pairs = clicks.sum(axis=1) * others.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (clicks * (below + 0.5 * others)).sum(axis=1) / pairs
+
+
+def compare_auc(clicked: Any, scores_a: Any, scores_b: Any, *, n_boot: int = 1000,
+                level: float = 0.95, seed: int = 0) -> Comparison:
+    """The AUC of scores a minus that of scores b for the same rows (``clicked``: which rows
+    are clicks), with a paired bootstrap interval over the rows: each draw resamples the
+    same rows for both. Higher is better; the verdict is from a's point of view."""
+    _check_args(n_boot, level)
+    y = np.asarray(clicked).astype(bool)
+    a, b = (np.asarray(s, dtype=np.float64) for s in (scores_a, scores_b))
+    if not y.shape == a.shape == b.shape or y.ndim != 1:
+        raise ValueError(f"clicked and the two score arrays must be one row each, of the same "
+                         f"length; got shapes {y.shape}, {a.shape} and {b.shape}")
+    if y.all() or not y.any():
+        raise ValueError("AUC needs both clicks and non-clicks among the rows")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("the scores hold NaN or infinite values: an AUC needs finite scores")
+    auc_a, auc_b = _AUC(y, a), _AUC(y, b)
+    ones = np.ones((1, y.size))
+    estimate = float(auc_a.from_weights(ones)[0] - auc_b.from_weights(ones)[0])
+    rng = np.random.default_rng(seed)
+    differences = np.empty(int(n_boot))
+    rows = max(1, _CHUNK_ELEMENTS // (4 * y.size))
+    for start in range(0, int(n_boot), rows):
+        size = min(rows, int(n_boot) - start)
+        idx = rng.integers(0, y.size, size=(size, y.size))
+        offsets = (np.arange(size) * y.size)[:, None]
+        weights = np.bincount((idx + offsets).ravel(), minlength=size * y.size).reshape(
+            size, y.size).astype(np.float64)
+        differences[start:start + size] = auc_a.from_weights(weights) - auc_b.from_weights(
+            weights)
+    return _comparison(estimate, differences[np.isfinite(differences)], False, "AUC", level,
+                       False, True)
+
+
 class _PairedDraws:
     """:func:`compare` of many pairs among the same models, each model bootstrapped once.
 
