@@ -466,3 +466,13 @@ def test_auc_comparison_refuses_what_has_no_auc():
         ci.compare_auc(clicked, np.where(clicked, np.nan, 0.0), blurred)
     with pytest.raises(ValueError, match="same length"):
         ci.compare_auc(clicked, sharp[:-1], blurred)
+
+
+def test_comparison_table_never_shows_a_clear_interval_as_reaching_zero():
+    truth = np.zeros(500)
+    units = {"a": ci.rating_units(truth, np.ones(500)),
+             "b": ci.rating_units(truth, np.full(500, 1.00004))}
+    table = ci.comparison_table(units, "RMSE", reference="a", n_boot=50)
+    assert table.loc["b", "verdict"] == "behind"
+    shown = table.loc["b", "RMSE - a"]
+    assert shown == "+0.00004 [+0.00004, +0.00004]", shown

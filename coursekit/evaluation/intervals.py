@@ -907,9 +907,14 @@ def comparison_table(units_by_model: Mapping[str, pd.DataFrame], metric: str,
     label = f"{metric} - {reference}"
     rows = {}
     for name, row in compared.iterrows():
+        # an interval clear of zero is never shown as reaching it ("[+0.0000, +0.0040]")
+        shown_decimals = decimals
+        while (row["verdict"] not in ("reference", "level") and shown_decimals < 8
+               and 0.0 in (round(row["low"], shown_decimals), round(row["high"], shown_decimals))):
+            shown_decimals += 1
         difference = ("" if row["verdict"] == "reference" else
-                      f"{row['difference']:+.{decimals}f} "
-                      f"[{row['low']:+.{decimals}f}, {row['high']:+.{decimals}f}]")
+                      f"{row['difference']:+.{shown_decimals}f} "
+                      f"[{row['low']:+.{shown_decimals}f}, {row['high']:+.{shown_decimals}f}]")
         rows[name] = {f"{metric} ({_percent(level)} interval)": shown.loc[name, metric],
                       label: difference, "verdict": row["verdict"]}
     frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -919,7 +924,8 @@ def comparison_table(units_by_model: Mapping[str, pd.DataFrame], metric: str,
 
 
 __all__ = [
-    "Comparison", "Interval", "aggregate", "compare", "compare_all", "comparison_table",
+    "Comparison", "Interval", "aggregate", "compare", "compare_all", "compare_auc",
+    "comparison_table",
     "format_table",
     "infer_lower_is_better", "interval", "level_groups", "metrics_in", "protocol_units",
     "rating_units", "retrieval_units", "retrieval_units_from_ranks", "table_with_intervals",
