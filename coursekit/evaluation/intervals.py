@@ -65,6 +65,14 @@ def _fmt(value: float, decimals: int) -> str:
     return f"{rounded + 0.0:.{decimals}f}"
 
 
+def _decimals_clear_of_zero(low: float, high: float, decimals: int) -> int:
+    """``decimals``, or more (up to 8), so that an interval clear of zero is never written as
+    reaching it ("0.0000 to 0.0006")."""
+    while decimals < 8 and 0.0 in (round(low, decimals), round(high, decimals)):
+        decimals += 1
+    return decimals
+
+
 @dataclass(frozen=True)
 class Interval:
     """A point estimate and its bootstrap confidence interval [low, high] at ``level``."""
@@ -139,9 +147,7 @@ class Comparison:
         negate = (self.verdict == "ahead") == self.lower_is_better
         gap, low, high = ((-self.difference, -self.high, -self.low) if negate
                           else (self.difference, self.low, self.high))
-        # an interval clear of zero is never written as reaching it ("0.0000 to 0.0006")
-        while decimals < 8 and round(low, decimals) == 0:
-            decimals += 1
+        decimals = _decimals_clear_of_zero(low, high, decimals)
         relation = "ahead of" if self.verdict == "ahead" else "behind"
         return (f"{name_a} is {relation} {name_b} by {_fmt(gap, decimals)} {self.metric} "
                 f"({level} interval {_fmt(low, decimals)} to {_fmt(high, decimals)})")
@@ -364,7 +370,7 @@ class _Coverage:
         return _Coverage(codes[self.entry_unit], self.entry_item, n_clusters, self.n_items)
 
 
-_Statistic = _Ratio | _Coverage
+_Statistic = _Ratio | _Coverage  # and _AUC, below, for compare_auc
 _COLUMN_OF = {"RMSE": "squared error", "MSE": "squared error", "MAE": "absolute error"}
 
 
@@ -684,6 +690,18 @@ class _AUC:
         new_group[1:] = sorted_scores[1:] != sorted_scores[:-1]
         self.starts = np.flatnonzero(new_group)
 
+    centred = False
+
+    def estimate(self) -> float:
+        return float(self.from_weights(np.ones((1, self.n)))[0])
+
+    def draws(self, idx: np.ndarray) -> np.ndarray:
+        """The AUC of each resample of ``idx`` (draws x rows of row numbers)."""
+        rows, n = idx.shape
+        offsets = (np.arange(rows) * n)[:, None]
+        weights = np.bincount((idx + offsets).ravel(), minlength=rows * n).reshape(rows, n)
+        return self.from_weights(weights.astype(np.float64))
+
     def from_weights(self, weights: np.ndarray) -> np.ndarray:
         """The AUC under each row of ``weights`` (draws x rows, in the rows' own order)."""
         w = weights[:, self.order]
@@ -711,21 +729,10 @@ def compare_auc(clicked: Any, scores_a: Any, scores_b: Any, *, n_boot: int = 100
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("the scores hold NaN or infinite values: an AUC needs finite scores")
     auc_a, auc_b = _AUC(y, a), _AUC(y, b)
-    ones = np.ones((1, y.size))
-    estimate = float(auc_a.from_weights(ones)[0] - auc_b.from_weights(ones)[0])
-    rng = np.random.default_rng(seed)
-    differences = np.empty(int(n_boot))
-    rows = max(1, _CHUNK_ELEMENTS // (4 * y.size))
-    for start in range(0, int(n_boot), rows):
-        size = min(rows, int(n_boot) - start)
-        idx = rng.integers(0, y.size, size=(size, y.size))
-        offsets = (np.arange(size) * y.size)[:, None]
-        weights = np.bincount((idx + offsets).ravel(), minlength=size * y.size).reshape(
-            size, y.size).astype(np.float64)
-        differences[start:start + size] = auc_a.from_weights(weights) - auc_b.from_weights(
-            weights)
-    return _comparison(estimate, differences[np.isfinite(differences)], False, "AUC", level,
-                       False, True)
+    draws_a, draws_b = _draws([auc_a, auc_b], n_boot, seed, paired=True)
+    differences = draws_a - draws_b  # NaN where a resample drew one class only
+    return _comparison(auc_a.estimate() - auc_b.estimate(), differences[np.isfinite(differences)],
+                       False, "AUC", level, False, True)
 
 
 class _PairedDraws:
@@ -907,11 +914,8 @@ def comparison_table(units_by_model: Mapping[str, pd.DataFrame], metric: str,
     label = f"{metric} - {reference}"
     rows = {}
     for name, row in compared.iterrows():
-        # an interval clear of zero is never shown as reaching it ("[+0.0000, +0.0040]")
-        shown_decimals = decimals
-        while (row["verdict"] not in ("reference", "level") and shown_decimals < 8
-               and 0.0 in (round(row["low"], shown_decimals), round(row["high"], shown_decimals))):
-            shown_decimals += 1
+        shown_decimals = (decimals if row["verdict"] in ("reference", "level") else
+                          _decimals_clear_of_zero(row["low"], row["high"], decimals))
         difference = ("" if row["verdict"] == "reference" else
                       f"{row['difference']:+.{shown_decimals}f} "
                       f"[{row['low']:+.{shown_decimals}f}, {row['high']:+.{shown_decimals}f}]")
