@@ -23,8 +23,15 @@ UV = $(1)/bin/python -m pip install --quiet uv==$(UV_VERSION) && \
 # figures (matrix factorization on ml-100k: 12.2 s instead of 15.6 s, test RMSE equal to the
 # sixth decimal). Debian's libtcmalloc-minimal4, which `make test` installs where it can;
 # without it, everything runs the same, only slower. Chromium is not given it.
-PRELOAD = LD_PRELOAD="$$(ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null | head -n 1)" \
+TCMALLOC_LIB := /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4
+PRELOAD = LD_PRELOAD="$$(ls $(TCMALLOC_LIB) 2>/dev/null | head -n 1)" \
 	TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=1000000000000
+
+# Who may install Debian packages here: SUDO="" as root, "sudo" with sudo without a password,
+# "none" otherwise (the browser and tcmalloc targets).
+FIND_SUDO = if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	else SUDO=none; fi
 
 # A new virtual environment $(3) on the Python $(1) (version $(2)); where the machine has no
 # such Python, uv (installed into a bootstrap environment of any python3) fetches one, and
@@ -159,9 +166,9 @@ check: install
 ## when this machine lets us (root, or sudo without a password); otherwise say what to do.
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
-	else echo "The browser tests need Chromium and chromedriver at /usr/bin/chromium and"; \
+	$(FIND_SUDO); \
+	if [ "$$SUDO" = none ]; then \
+	  echo "The browser tests need Chromium and chromedriver at /usr/bin/chromium and"; \
 	  echo "/usr/bin/chromedriver, and this machine cannot install them without root."; \
 	  echo "Install Debian's chromium and chromium-driver packages (ask an administrator), or"; \
 	  echo "run 'make check' for lint and the unit tests without the browser."; exit 1; fi; \
@@ -173,10 +180,8 @@ browser:
 ## Debian's tcmalloc for TensorFlow (see PRELOAD), installed when missing and this machine lets
 ## us, after the browser (one package manager at a time); where it cannot be, one line says so.
 tcmalloc: browser
-	@if ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
-	else SUDO=none; fi; \
+	@if ls $(TCMALLOC_LIB) >/dev/null 2>&1; then exit 0; fi; \
+	$(FIND_SUDO); \
 	if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1 && { \
 	  $$SUDO apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 || { \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libtcmalloc-minimal4; \
