@@ -19,6 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from coursekit import errors  # noqa: E402
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = ["errors", "__version__"]
 

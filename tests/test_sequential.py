@@ -14,6 +14,7 @@ from coursekit.models.ranking.sequential import (
     RecentItemKNN,
     SASRec,
     SASRecNet,
+    attention_mask,
     by_user,
     left_padded,
     training_windows,
@@ -55,6 +56,30 @@ def test_a_position_never_sees_later_films(network_class):
     assert a.shape == (1, 6, 20)
     np.testing.assert_allclose(a[:, :3], b[:, :3], atol=1e-5)
     assert not np.allclose(a[:, 3:], b[:, 3:])
+
+
+def test_the_attention_mask_is_causal_and_never_onto_padding():
+    mask = np.asarray(attention_mask(np.array([[0, 0, 3, 4], [1, 2, 3, 4]])))
+    assert mask.shape == (2, 4, 4)
+    np.testing.assert_array_equal(mask[1], np.tril(np.ones((4, 4), dtype=bool)))
+    np.testing.assert_array_equal(mask[0, 3], [False, False, True, True])
+    np.testing.assert_array_equal(mask[0, 2], [False, False, True, False])
+    assert not mask[0, :2].any()  # padding positions see nothing; their output is zeroed
+
+
+def test_sasrec_reads_the_same_films_alike_however_much_padding_precedes_them():
+    """With the position embeddings set to zero, films 3, 4 after two pads and after one pad
+    score alike: no attention goes to padding (unmasked, each pad would take a share)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    network = SASRecNet(20, 4, 8, 0.0)
+    two_pads = np.array([[0, 0, 3, 4]], dtype=np.int32)
+    network(two_pads)
+    network.positions.embeddings.assign(np.zeros((4, 8), dtype="float32"))
+    one_pad = np.array([[0, 3, 4, 7]], dtype=np.int32)
+    np.testing.assert_allclose(np.asarray(network(two_pads))[0, 2:4],
+                               np.asarray(network(one_pad))[0, 1:3], atol=1e-5)
 
 
 SCALE = (1.0, 5.0)

@@ -44,22 +44,39 @@ def test_retrieval_protocol_uses_the_rating_split(ml100k):
 def test_topn_protocol_holds_out_each_users_latest_rating(ml100k):
     split = ckd.topn_protocol(ml100k)
     assert len(split.test) == 943 and split.test["user"].is_unique
-    latest = (ml100k.ratings.sort_values(["user", "timestamp", "item"])
-              .groupby("user").tail(1))
+    latest = ckd.in_time_order(ml100k.ratings).groupby("user").tail(1)
     assert keys(split.test) == keys(latest)
     assert_partition(split, ml100k.ratings)
 
 
-def test_leave_last_out_breaks_time_ties_by_larger_item_and_keeps_single_raters():
+def test_leave_last_out_orders_time_ties_by_a_fixed_draw_and_keeps_single_raters():
     ratings = pd.DataFrame({
         "user": [1, 1, 1, 2], "item": [5, 9, 3, 4],
         "rating": [3.0, 4.0, 5.0, 2.0], "timestamp": [100, 200, 200, 50],
     })
     split = ckd.leave_last_out_split(ratings, rating_scale=(1, 5))
-    assert keys(split.test) == {(1, 9)}
+    latest = ckd.in_time_order(ratings).query("user == 1")["item"].tolist()
+    assert latest[0] == 5 and set(latest[1:]) == {3, 9}  # the tie is ordered, time is kept
+    assert keys(split.test) == {(1, latest[-1])}
     assert (2, 4) in keys(split.train)
     with_val = ckd.leave_last_out_split(ratings, validation=True, rating_scale=(1, 5))
-    assert keys(with_val.validation) == {(1, 3)}
+    assert keys(with_val.validation) == {(1, latest[-2])}
+    assert keys(with_val.test) == keys(split.test)  # the same order every time
+
+
+def test_time_ties_are_ordered_by_neither_id_nor_row_order():
+    """In 200 users' same-second pairs, the larger id comes last about half the time, the
+    order does not depend on the table's row order, and another seed draws another order."""
+    users = np.repeat(np.arange(200), 2)
+    items = np.tile([1, 2], 200) + 2 * users  # each user's two films share one second
+    ratings = pd.DataFrame({"user": users, "item": items, "rating": 3.0, "timestamp": 7})
+    last = ckd.in_time_order(ratings).groupby("user")["item"].last().to_numpy()
+    larger_last = (last == items[1::2]).mean()
+    assert 0.35 < larger_last < 0.65, larger_last
+    shuffled = ratings.sample(frac=1.0, random_state=0)
+    assert (ckd.in_time_order(shuffled).groupby("user")["item"].last().to_numpy() == last).all()
+    other = ckd.in_time_order(ratings, seed=7).groupby("user")["item"].last().to_numpy()
+    assert (other != last).any()
 
 
 def test_global_time_split_tests_each_returning_user_on_their_first_rating_after_one_cut():

@@ -22,12 +22,12 @@ from coursekit.data.splits import (
     user_holdout_split,
 )
 from coursekit.data.synthetic import synthetic_movielens
-from coursekit.data.validation import validate_ratings
+from coursekit.data.validation import in_time_order, validate_ratings
 
 __all__ = [
     "DATASETS", "IdEncoder", "MovieLens", "Split", "SparseRows", "cache_dir", "dataset_names",
-    "global_time_split", "hide_ratings", "interaction_dataset", "leave_last_out_split",
-    "load_movielens", "random_split",
+    "global_time_split", "hide_ratings", "in_time_order", "interaction_dataset",
+    "leave_last_out_split", "load_movielens", "random_split",
     "rating_protocol", "retrieval_protocol", "sha256_of", "sparse_row_batches",
     "stratified_split", "synthetic_movielens", "to_csr", "topn_protocol", "user_holdout_split",
     "validate_ratings",

@@ -17,6 +17,7 @@ from coursekit.data.validation import (
     DuplicatePolicy,
     check_rating_scale,
     check_time_order,
+    in_time_order,
     infer_rating_scale,
     validate_ratings,
 )
@@ -219,7 +220,8 @@ def leave_last_out_split(
     rating_scale: tuple[float, float] | None = None,
     on_duplicates: DuplicatePolicy = "error",
 ) -> Split:
-    """Each user's latest rating (by timestamp, ties by larger item id) becomes the test part.
+    """Each user's latest rating becomes the test part (by timestamp; ratings of the same
+    second in the fixed order of :func:`in_time_order`, never by id).
 
     With ``validation=True`` the second-latest goes to a validation part. Users with too few
     ratings to give one away keep all of them in training.
@@ -227,7 +229,7 @@ def leave_last_out_split(
     ratings, meta = _checked(ratings, dataset, rating_scale, on_duplicates)
     check_time_order(ratings, "leave_last_out_split holds out each user's latest rating",
                      "random_split / stratified_split instead")
-    ordered = ratings.sort_values(["user", "timestamp", "item"], kind="stable")
+    ordered = in_time_order(ratings)
     position_from_end = ordered.groupby("user").cumcount(ascending=False).to_numpy()
     count = ordered.groupby("user")["user"].transform("size").to_numpy()
     is_test = (position_from_end == 0) & (count >= 2)
@@ -249,7 +251,7 @@ def global_time_split(
 ) -> Split:
     """One cut in time for everyone: training holds every rating before the cut, and each user
     who rated both before and after it is tested on their first rating after it (ratings of
-    the same second in an order drawn from ``seed``, so that no id order decides). The cut
+    the same second in the order :func:`in_time_order` draws from ``seed``, never by id). The cut
     leaves the latest ``test_fraction`` of the ratings after it. No training rating is later
     than any test rating, so no model learns from the future of the moment it is tested on
     (Ji et al., 2023); users with no rating before the cut have nothing to be tested from.
@@ -266,10 +268,8 @@ def global_time_split(
             f"a cut at the latest {test_fraction:.0%} of the ratings leaves "
             f"{'no rating before it' if before.empty else 'no known user after it'}; "
             "choose another test_fraction")
-    tie = np.random.default_rng(seed).random(len(after))
-    first_after = after.assign(_tie=tie).sort_values(["user", "timestamp", "_tie"],
-                                                     kind="stable")
-    test = first_after.groupby("user", sort=False).head(1).drop(columns="_tie")
+    first_after = in_time_order(after, seed)
+    test = first_after.groupby("user", sort=False).head(1)
     return Split(_canonical(before), _canonical(test), None, name="global time", **meta)
 
 

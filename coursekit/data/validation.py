@@ -212,3 +212,19 @@ def check_time_order(ratings: pd.DataFrame, needed_by: str, instead: str) -> Non
             f"{needed_by}, but every rating has the same timestamp (or the table has no "
             "timestamp column). Add the time of each rating as a 'timestamp' column (any "
             f"sortable number), or use {instead}.")
+
+
+TIE_SEED = 42
+
+
+def in_time_order(ratings: pd.DataFrame, seed: int = TIE_SEED) -> pd.DataFrame:
+    """``ratings`` sorted by user, then time. Ratings entered in the same second come in a
+    fixed order drawn from ``seed`` (a hash of the user, the item and the seed), never by id,
+    so that no model can read the latest film from the order of the ids. The split and every
+    model that reads order use this one order."""
+    keyed = pd.DataFrame({"seed": np.full(len(ratings), seed, dtype=np.int64),
+                          "user": ratings["user"].to_numpy(), "item": ratings["item"].to_numpy()})
+    tie = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
+    return (ratings.assign(_tie=tie)
+            .sort_values(["user", "timestamp", "_tie"], kind="stable")
+            .drop(columns="_tie"))

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from coursekit.data.features import TowerFeatures
 from coursekit.data.splits import Split
+from coursekit.data.validation import in_time_order
 from coursekit.models.base import Recommender, check_n
 from coursekit.models.ranking.ease import EASE
 from coursekit.models.retrieval.two_tower import TwoTowerRetrieval
@@ -132,7 +133,7 @@ class RetrieveThenRank(Recommender):
         """(earlier, latest): each user's ``held_out`` latest choices (random ones without
         timestamps) held out, for users with two more than that."""
         if has_times(ratings):
-            ratings = ratings.sort_values(["user", "timestamp", "item"], kind="stable")
+            ratings = in_time_order(ratings)
         else:
             ratings = ratings.sample(frac=1.0, random_state=self.seed)
         by_user = ratings.groupby("user", sort=False)["item"]

@@ -4,9 +4,10 @@ and the next film predicted from the latest ones.
     model = SASRec().fit(split)      # or GRU4Rec(), RecentItemKNN(n_recent=3)
     model.recommend(user)            # the next films, from the user's history
 
-Training reads each split part in time order (``timestamp``, ties by item id, as the TOPN
-protocol orders them). A user's history is every film they rated in training and validation,
-oldest first: what the model knows at the end of training, and what it recommends from.
+Training reads each split part in time order (``timestamp``, and ratings of the same second
+in the one fixed order of ``in_time_order``, as the TOPN protocol orders them). A user's
+history is every film they rated in training and validation, oldest first: what the model
+knows at the end of training, and what it recommends from.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 from keras import layers, ops
 
-from coursekit.data.validation import check_time_order
+from coursekit.data.validation import check_time_order, in_time_order
 from coursekit.models.base import Recommender
 from coursekit.models.training.keras_base import (
     TrainedNetwork,
@@ -31,9 +32,22 @@ PADDING = 0  # token 0 pads short sequences; film index i is token i + 1
 
 
 # taught: ch-sequence-aware
+def attention_mask(sequences):
+    """Which positions each position may attend to, shape (batch, length, length): position t
+    sees position s when s <= t (the causal mask: never a later film) and s holds a film, not
+    padding (a padding position's output is zero, but its key, after the layer norm, is not)."""
+    length = ops.shape(sequences)[1]
+    steps = ops.arange(length)
+    causal = ops.expand_dims(steps, 1) >= ops.expand_dims(steps, 0)  # (t, s): s <= t
+    is_film = ops.not_equal(sequences, PADDING)
+    return ops.logical_and(ops.expand_dims(causal, 0), ops.expand_dims(is_film, 1))
+
+
+# taught: ch-sequence-aware
 class SASRecNet(keras.Model):
     """Self-attentive sequential recommendation (Kang and McAuley 2018): film embeddings plus
-    learned position embeddings, ``n_blocks`` causal self-attention blocks, and at every
+    learned position embeddings, ``n_blocks`` self-attention blocks (causal, blind to padding:
+    :func:`attention_mask`), and at every
     position a score for each film as the next one (its dot product with the film embeddings).
     """
 
@@ -59,12 +73,12 @@ class SASRecNet(keras.Model):
 
     def call(self, sequences, training: bool = False):
         real = ops.expand_dims(ops.cast(ops.not_equal(sequences, PADDING), "float32"), -1)
+        mask = attention_mask(sequences)  # causal, and never onto padding
         h = self.films(sequences) * self.dim**0.5 + self.positions(ops.arange(self.max_len))
         h = self.dropout(h, training=training) * real
         for block in self.blocks:
             x = block["attention_norm"](h)
-            # causal mask: position t attends to positions up to t, never to later films
-            h = h + block["attention"](x, x, use_causal_mask=True, training=training)
+            h = h + block["attention"](x, x, attention_mask=mask, training=training)
             h = h + block["feed_forward"](block["feed_forward_norm"](h), training=training)
             h = h * real
         h = ops.reshape(self.final_norm(h), (-1, self.dim))
@@ -126,11 +140,10 @@ class SequenceRecommender(Recommender):
                 check_time_order(part, "A sequence model reads each user's films in the order "
                                  "they were rated", "a model that ignores order, such as EASE")
         seen = pd.concat([train, validation], ignore_index=True)
-        self.timeline_ = seen.sort_values(["user", "timestamp", "item"], kind="stable")[
-            ["user", "item"]].reset_index(drop=True)
+        self.timeline_ = in_time_order(seen)[["user", "item"]].reset_index(drop=True)
 
     def _encode(self, frame: pd.DataFrame):
-        return super()._encode(frame.sort_values(["user", "timestamp", "item"], kind="stable"))
+        return super()._encode(in_time_order(frame))
 
     def _histories(self) -> list[np.ndarray]:
         """Each encoded user's films (encoded items), oldest first."""
