@@ -2,6 +2,7 @@
 
     python -m benchmarks.suite                       # everything (about 40 minutes on 2 cores)
     python -m benchmarks.suite --part quality        # ml-100k protocols only
+    python -m benchmarks.suite --part seeds          # 5 training seeds; RATING on 3 splits
     python -m benchmarks.suite --part scale --scales 0.05 0.25
 
 Quality: each model is trained on ml-100k under each protocol it serves (RATING: RMSE, MAE;
@@ -9,6 +10,9 @@ TOPN: HR@10, NDCG@10, catalogue coverage, novelty; RETRIEVAL: top-K accuracy), w
 settings its chapter uses. Scale: on MovieLens-20M-shaped synthetic ratings at 1M, 5M and 20M
 (``synthetic_movielens(scale)``, 98% train, 1% validation, 1% test), the time of one epoch
 (or of the whole fit for models without epochs), ratings per second, and peak resident memory.
+Seeds: every model that draws random numbers in training, trained with five seeds on its first
+protocol's split, and every RATING model on three random splits, for the mean and standard
+deviation of its headline figure over each.
 
 Beside each quality row, what each test unit got (a rating's prediction, a user's list, a
 test pair's rank) is kept in ``coursekit/benchmark_units.npz``, so that chapters give the
@@ -121,52 +125,69 @@ def _quality(name: str) -> dict:
     return {"rows": rows, "units": units}
 
 
-# --- stability on a split with another seed ----------------------------------------------
-STABILITY_MODELS = ("matrix factorization", "I-AutoRec", "deep autoencoder", "neural CF",
-                    "time-aware biases",
-                    "factorization machine", "DeepFM", "Bayesian FM (myFM)", "blend")
-STABILITY_SEEDS = (42, 7)
+# --- seeds: how far one run sits from another --------------------------------------------
+TRAINING_SEEDS = (0, 1, 2, 3, 4)
+SPLIT_SEEDS = (42, 7, 11)  # 42 is the RATING protocol's own split
+METRIC = {"RATING": "RMSE", "TOPN": "HR@10", "RETRIEVAL": "top-100"}
+# models that draw no random numbers in training: no training seeds (the RATING ones still
+# get split seeds)
+DETERMINISTIC = ("global mean", "most popular", "user + item biases", "Surprise KNNBaseline",
+                 "time-aware biases", "EASE", "recent-item kNN")
+SEED_SETTING = {"Surprise SVD": "random_state",  # the others take ``seed``
+                "Surprise SVD (tuned)": "random_state"}
 
 
-def _stability(name: str) -> dict:
-    """RMSE of ``name`` on the RATING protocol's random 80/20 split with each seed."""
-    from coursekit import data as ckd
-    from coursekit.evaluation.metrics import evaluate_ratings
-
-    _prepare_child(name)
-    dataset = ckd.load_movielens("ml-100k", progressbar=False)
-    rmse = {}
-    for seed in STABILITY_SEEDS:
-        split = ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset)
-        rmse[str(seed)] = evaluate_ratings(make_model(name).fit(split), split.test)["RMSE"]
-    return {"model": name, "rmse_by_split_seed": rmse,
-            "spread": max(rmse.values()) - min(rmse.values())}
+def seed_models() -> list[str]:
+    """Every model with training seeds to measure, or a RATING split to measure again."""
+    return [name for name, protocols in quality_models().items()
+            if name not in DETERMINISTIC or "RATING" in protocols and name != "global mean"]
 
 
-# the trained models of chapters 10 and 9: HR@10 on TOPN (one split), two training seeds
-TOPN_STABILITY_MODELS = ("GRU4Rec", "SASRec", "MF (BCE)", "BPR-MF", "MLP (BCE)", "NeuMF")
-TRAINING_SEEDS = (0, 1)
+def _seeds(name: str) -> dict:
+    """``name``'s figure on its first protocol with each training seed, and on RATING with each
+    split seed (the chapter's own training seed): mean and standard deviation of each."""
+    import numpy as np
 
-
-def _topn_stability(name: str) -> dict:
-    """HR@10 of ``name`` on the TOPN protocol, trained with each of two seeds."""
     from coursekit import data as ckd
     from coursekit.evaluation.protocols import evaluate
 
-    split = ckd.topn_protocol(ckd.load_movielens("ml-100k", progressbar=False))
-    hit_rate = {str(seed): evaluate(make_model(name, seed=seed).fit(split), split,
-                                    "TOPN")["HR@10"] for seed in TRAINING_SEEDS}
-    return {"model": name, "hr10_by_training_seed": hit_rate,
-            "relative_spread": (max(hit_rate.values()) - min(hit_rate.values()))
-            / max(hit_rate.values())}
+    _prepare_child(name)
+    dataset = ckd.load_movielens("ml-100k", progressbar=False)
+    protocol = quality_models()[name][0]
+    metric = METRIC[protocol]
+    row = {"model": name, "protocol": protocol, "metric": metric}
+
+    def spread(figures: dict) -> dict:
+        values = np.array(list(figures.values()))
+        return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)),
+                "by_seed": figures}
+
+    if name not in DETERMINISTIC:
+        split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
+                 "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
+        setting = SEED_SETTING.get(name, "seed")
+        row["training_seeds"] = spread({
+            str(seed): evaluate(make_model(name, **{setting: seed}).fit(split), split,
+                                protocol)[metric] for seed in TRAINING_SEEDS})
+    if protocol == "RATING":
+        row["split_seeds"] = spread({
+            str(seed): evaluate(make_model(name).fit(
+                ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset)),
+                ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset),
+                "RATING")["RMSE"] for seed in SPLIT_SEEDS})
+    return row
 
 
-def run_stability(names: list[str]) -> list[dict]:
+def run_seeds(names: list[str], results: dict, save) -> None:
+    """Measure each model's seeds into ``results["seeds"]``, calling ``save()`` after each
+    model (a long run keeps what it measured if it is stopped)."""
     from tqdm.auto import tqdm
 
-    return [stamped({"model": name, **run_child(
-        "_topn_stability" if name in TOPN_STABILITY_MODELS else "_stability", name)})
-        for name in tqdm(names, desc="stability (two split or training seeds)")]
+    for name in tqdm(names, desc=f"seeds ({len(TRAINING_SEEDS)} training, "
+                                 f"{len(SPLIT_SEEDS)} split)"):
+        row = stamped({"model": name, **run_child("_seeds", name, limit_s=3 * CHILD_LIMIT_S)})
+        results["seeds"] = [r for r in results.get("seeds", []) if r["model"] != name] + [row]
+        save()
 
 
 # --- cost at scale ------------------------------------------------------------------------
@@ -391,7 +412,7 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("all", "quality", "stability", "scale"),
+    parser.add_argument("--part", choices=("all", "quality", "seeds", "scale"),
                         default="all")
     parser.add_argument("--models", nargs="*", help="only these models (default: all)")
     parser.add_argument("--scales", nargs="*", type=float, default=list(SCALES))
@@ -414,16 +435,13 @@ def main() -> None:
         fresh = run_quality(chosen, args.output.with_name(UNITS.name))
         kept = [r for r in results.get("quality", []) if r["model"] not in chosen]
         results["quality"] = kept + fresh
-    if args.part in ("all", "stability"):
-        measured = run_stability([n for n in chosen
-                                  if n in STABILITY_MODELS + TOPN_STABILITY_MODELS])
-        kept = [r for r in results.get("stability", [])
-                if r["model"] not in {m["model"] for m in measured}]
-        results["stability"] = kept + measured
+    save = lambda: atomic_write_text(args.output, json.dumps(results, indent=1) + "\n")  # noqa: E731
+    if args.part in ("all", "seeds"):
+        results.pop("stability", None)  # the two-seed rows the seeds part replaces
+        run_seeds([n for n in chosen if n in seed_models()], results, save)
     if args.part in ("all", "scale"):
         names = [n for n in chosen if n in SCALE]
-        run_scale(names, args.scales, results,
-                  lambda: atomic_write_text(args.output, json.dumps(results, indent=1) + "\n"))
+        run_scale(names, args.scales, results, save)
     results["machine"] = run_child("machine")
     results["chapters"] = {name: entry.chapter for name, entry in MODELS.items()}
     atomic_write_text(args.output, json.dumps(results, indent=1) + "\n")

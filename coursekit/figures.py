@@ -3,6 +3,7 @@ computed instead of training the same models again.
 
     from coursekit import figures
     figures.record("03_matrix_factorization", mf_rmse=0.905, svd_rmse=0.938)
+    figures.record("05_autorec", **figures.paired("I-AutoRec vs MF", comparison))
 
 Nothing is written unless the environment variable ``COURSEKIT_FIGURES`` names a folder (as
 ``make test`` does): in Colab and in the book build, ``record`` does nothing. Each chapter
@@ -14,8 +15,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coursekit.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from coursekit.evaluation.intervals import Comparison
 
 FIGURES_ENV = "COURSEKIT_FIGURES"
 
@@ -36,6 +41,16 @@ def record(chapter: str, **values: float | bool) -> Path | None:
     current.update({name: (bool(v) if isinstance(v, bool) else float(v))
                     for name, v in values.items()})
     return atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True) + "\n")
+
+
+def paired(label: str, comparison: Comparison) -> dict[str, float | bool]:
+    """A paired comparison as figures to record: its difference and interval, and whether the
+    first model is ahead or behind beyond the noise (``{label} | ahead``, ``| behind``), so that
+    a quality check asks for a verdict of this run instead of a fixed bar."""
+    return {f"{label} | difference": comparison.difference, f"{label} | low": comparison.low,
+            f"{label} | high": comparison.high,
+            f"{label} | ahead": comparison.verdict == "ahead",
+            f"{label} | behind": comparison.verdict == "behind"}
 
 
 def load(chapter: str, folder: str | Path | None = None) -> dict[str, float | bool]:

@@ -71,7 +71,7 @@ def measured_when(results: dict) -> str:
     """When each part of the results was measured, and by which coursekit: a sentence for
     chapters. Rows from before the suite dated its rows are counted as such."""
     parts = []
-    for part in ("quality", "stability", "scale"):
+    for part in ("quality", "seeds", "scale"):
         rows = results.get(part, [])
         if not rows:
             continue
@@ -104,6 +104,54 @@ def quality_table(results: dict, protocol: str) -> pd.DataFrame:
     frame = frame[columns + ["train_seconds", "chapter"]].sort_values(key, ascending=ascending)
     frame.index.name = None
     return frame
+
+
+def seeds_table(results: dict) -> pd.DataFrame:
+    """The suite's seed rows, one per model: its protocol and metric, and the mean, standard
+    deviation and range of the figure over training seeds (same split) and, on RATING, over
+    split seeds (the chapter's training seed)."""
+    rows = []
+    for row in results.get("seeds", []):
+        if "error" in row:
+            continue
+        entry = {"model": row["model"], "protocol": row["protocol"], "metric": row["metric"]}
+        for part, label in (("training_seeds", "training seeds"), ("split_seeds", "split seeds")):
+            if part in row:
+                values = list(row[part]["by_seed"].values())
+                entry[f"{label}: n"] = len(values)
+                entry[f"{label}: mean"] = row[part]["mean"]
+                entry[f"{label}: sd"] = row[part]["sd"]
+                entry[f"{label}: range"] = max(values) - min(values)
+        rows.append(entry)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).set_index("model")
+
+
+def seed_sentence(results: dict, name: str, figure: float | None = None) -> str:
+    """Where a run of ``name`` sits among the suite's seeds, as a sentence for a chapter:
+    the mean and standard deviation over training seeds (and splits, on RATING), and whether
+    ``figure`` (this chapter's run) lies within the training seeds' range."""
+    row = next((r for r in results.get("seeds", []) if r["model"] == name), None)
+    if row is None or "error" in row:
+        raise KeyError(f"the suite's record has no seed row for {name!r}; run "
+                       f"`python -m benchmarks.suite --part seeds --models '{name}'`")
+    metric, parts = row["metric"], []
+    for part, what in (("training_seeds", "training seeds"), ("split_seeds", "splits")):
+        if part in row:
+            values = list(row[part]["by_seed"].values())
+            parts.append(f"over {len(values)} {what}, mean {row[part]['mean']:.4f}, sd "
+                         f"{row[part]['sd']:.4f} ({min(values):.4f} to {max(values):.4f})")
+    text = f"{name}, {metric} in the benchmark suite: " + "; ".join(parts)
+    if figure is not None and "training_seeds" in row:
+        values = list(row["training_seeds"]["by_seed"].values())
+        inside = min(values) - 5e-5 <= figure <= max(values) + 5e-5
+        text += (f". This chapter's run, {figure:.4f}, is "
+                 f"{'within' if inside else 'outside'} the training seeds' range")
+        if row["training_seeds"]["sd"] > 0:
+            z = (figure - row["training_seeds"]["mean"]) / row["training_seeds"]["sd"]
+            text += f", {z:+.1f} sd from their mean"
+    return text
 
 
 def with_suite_rows(table: pd.DataFrame, models: dict[str, str], protocol: str = "RATING",

@@ -56,6 +56,52 @@ def test_suite_rows_join_a_chapter_table_with_the_suites_figures():
         leaderboard.with_suite_rows(table, {"c": "c"}, "RATING", results=TINY)
 
 
+SEEDS = {"seeds": [
+    {"model": "net", "protocol": "RATING", "metric": "RMSE",
+     "training_seeds": {"mean": 0.92, "sd": 0.01,
+                        "by_seed": {"0": 0.91, "1": 0.92, "2": 0.93, "3": 0.91, "4": 0.93}},
+     "split_seeds": {"mean": 0.925, "sd": 0.02, "by_seed": {"42": 0.91, "7": 0.94, "11": 0.925}}},
+    {"model": "biases", "protocol": "RATING", "metric": "RMSE",
+     "split_seeds": {"mean": 0.95, "sd": 0.01, "by_seed": {"42": 0.94, "7": 0.96, "11": 0.95}}},
+    {"model": "broken", "error": "ValueError: no"},
+]}
+
+
+def test_seeds_table_gives_each_models_spread_over_seeds_and_splits():
+    table = leaderboard.seeds_table(SEEDS)
+    assert list(table.index) == ["net", "biases"]  # a failed run is left out
+    assert table.loc["net", "training seeds: n"] == 5
+    assert table.loc["net", "training seeds: range"] == pytest.approx(0.02)
+    assert table.loc["biases", "split seeds: sd"] == 0.01
+    assert np.isnan(table.loc["biases", "training seeds: sd"])  # deterministic: no seeds
+
+
+def test_seed_sentence_places_a_run_among_the_seeds():
+    inside = leaderboard.seed_sentence(SEEDS, "net", 0.925)
+    assert "over 5 training seeds, mean 0.9200, sd 0.0100 (0.9100 to 0.9300)" in inside
+    assert "over 3 splits" in inside
+    assert "0.9250, is within the training seeds' range, +0.5 sd from their mean" in inside
+    assert "is outside the training seeds' range, -3.0 sd" in leaderboard.seed_sentence(
+        SEEDS, "net", 0.89)
+    assert "This chapter's run" not in leaderboard.seed_sentence(SEEDS, "biases", 0.95)
+    with pytest.raises(KeyError, match="--part seeds --models 'broken'"):
+        leaderboard.seed_sentence(SEEDS, "broken")
+
+
+def test_shipped_seed_rows_have_five_training_seeds_and_three_splits():
+    """Every model the suite's seeds part measures has its row, with at least five training
+    seeds where training draws random numbers, and three splits on RATING."""
+    rows = {r["model"]: r for r in leaderboard.load_results().get("seeds", [])}
+    missing = sorted(set(suite.seed_models()) - set(rows))
+    assert not missing, f"no seed row (python -m benchmarks.suite --part seeds): {missing}"
+    for name, row in rows.items():
+        assert "error" not in row, row
+        if name not in suite.DETERMINISTIC:
+            assert len(row["training_seeds"]["by_seed"]) >= 5, name
+        if row["protocol"] == "RATING":
+            assert len(row["split_seeds"]["by_seed"]) >= 3, name
+
+
 def test_scale_table_orders_by_size_in_millions_of_ratings():
     table = leaderboard.scale_table(TINY)
     assert table["ratings (M)"].tolist() == [1.0, 20.0]
