@@ -36,7 +36,8 @@ def test_matrix_factorization_reaches_0_905_and_beats_surprise_svd_tuned_alike(c
     print(f"MF RMSE {ch3['mf_rmse']:.4f}, Surprise SVD {ch3['svd_rmse']:.4f} (defaults), "
           f"{ch3['svd_tuned_rmse']:.4f} (tuned on validation)")
     assert ch3["mf_rmse"] <= 0.905 + MARGIN
-    assert ch3["mf_rmse"] < ch3["svd_tuned_rmse"] < ch3["svd_rmse"]
+    assert verdict(ch3, "MF vs tuned SVD") == "ahead"  # paired on the same test ratings
+    assert ch3["svd_tuned_rmse"] < ch3["svd_rmse"]
 
 
 def test_the_suites_tuned_svd_is_the_one_chapter_3_chose_and_scores_the_same(chapter):
@@ -226,9 +227,10 @@ def test_implicit_feedback_models_beat_popularity_and_sampling_reorders_them(cha
     assert verdict(figures_13, "MF (BCE) vs the best simple list") == "level"
     for name in ("BPR-MF", "NeuMF", "MLP (BCE)"):
         assert verdict(figures_13, f"{name} vs the best simple list") == "behind"
-    # what the chapter says of sampled metrics: a clear full-ranking order that sampling
-    # reverses in every further draw of the sampled films (Krichene and Rendle's effect)
-    assert figures_13["clear orders sampling reverses"] >= 1
+    # what the chapter says of sampled metrics: some orders change, and no clear full-ranking
+    # order is reversed in every further draw of the sampled films (the draw decides them)
+    assert figures_13["pairs reordered by sampling"] >= 1
+    assert figures_13["clear orders sampling reverses"] == 0
 
 
 def test_the_suites_topn_rows_and_seed_rows_say_what_chapter_15_says(ml100k):
