@@ -76,13 +76,13 @@ class RetrieveThenRank(Recommender):
 
     Chosen on TOPN's validation part (each user's second-latest film, the model trained on the
     rest), over training seeds 0, 1, 2, when the protocol still ordered same-second ratings by
-    film id (which held out rarer films: every figure below is lower than today's): HR@10 0.156, 0.147, 0.151 with the MLP and one held-out
-    choice per user; 0.150, 0.156, 0.144 with ``held_out=3``; a linear ranker
-    (``hidden_units=()``) 0.154, 0.142, 0.129; the towers alone 0.121, 0.121, 0.133; EASE
-    0.141. Test HR@10 of the chosen setting: 0.105, 0.101, 0.107; the towers alone 0.092,
-    0.105, 0.105; EASE 0.088. (The validation figures, and the test figures 0.112, 0.101,
-    0.100, were measured when Keras fed the ranker's batches in the same order every epoch:
-    see :func:`~coursekit.models.training.keras_base.epoch_batches`.)"""
+    film id (which held out rarer films: every figure below is lower than today's): HR@10 0.156,
+    0.147, 0.151 with the MLP and one held-out choice per user; 0.150, 0.156, 0.144 with
+    ``held_out=3``; a linear ranker (``hidden_units=()``) 0.154, 0.142, 0.129; the towers alone
+    0.121, 0.121, 0.133; EASE 0.141. Test HR@10 of the chosen setting: 0.105, 0.101, 0.107; the
+    towers alone 0.092, 0.105, 0.105; EASE 0.088. (The validation figures, and the test figures
+    0.112, 0.101, 0.100, were measured when Keras fed the ranker's batches in the same order
+    every epoch: see :func:`~coursekit.models.training.keras_base.epoch_batches`.)"""
 
     name = "two-tower + ranker"
     scores_are_ratings = False

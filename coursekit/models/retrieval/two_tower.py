@@ -159,9 +159,10 @@ class TwoTowerRetrieval(TrainedNetwork, Recommender):
     For TOPN, chapter 12 stops on the validation HR@10 (each user's second-latest film) with
     features and ``l2=0.025``, chosen when the protocol still ordered same-second ratings by
     film id (which held out rarer films: every figure below is lower than today's). Best
-    validation HR@10 over three training seeds (0, 1, 2), with features: 0.136, 0.136, 0.134 at ``l2=0.025`` (best after 5, 7 and 8 epochs) against
-    0.119, 0.125, 0.122 at 0.05; ids alone at 0.025: 0.129, 0.123, 0.128. Test HR@10 of the
-    chosen setting: 0.097, 0.099, 0.094 (EASE: 0.088).
+    validation HR@10 over three training seeds (0, 1, 2), with features: 0.136, 0.136, 0.134 at
+    ``l2=0.025`` (best after 5, 7 and 8 epochs) against 0.119, 0.125, 0.122 at 0.05; ids alone
+    at 0.025: 0.129, 0.123, 0.128. Test HR@10 of the chosen setting: 0.097, 0.099, 0.094 (EASE:
+    0.088).
     """
 
     name = "two-tower (keras-rs)"
