@@ -186,11 +186,13 @@ def test_chapter_8_reads_its_table_as_its_text_does(chapter):
     assert verdict(ch8, "EASE vs most popular") == "ahead"
 
 
-def test_eases_default_penalty_is_the_one_chapter_8_chooses_on_validation(chapter):
-    """Every other chapter and the leaderboard use ``EASE()``: the tuned baseline."""
-    from coursekit.models import EASE
+def test_the_baselines_defaults_are_the_settings_their_chapters_choose_on_validation(chapter):
+    """Every other chapter and the leaderboard use ``EASE()`` and ``ImplicitALS()``: the
+    tuned baselines."""
+    from coursekit.models import EASE, ImplicitALS
 
     assert chapter("08_evaluating_top_n")["ease_l2"] == EASE().l2
+    assert chapter("09_implicit_feedback")["als_alpha"] == ImplicitALS().alpha
 
 
 def test_sequence_models_reach_their_targets_on_topn(chapter):

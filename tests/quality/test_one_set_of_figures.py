@@ -31,6 +31,7 @@ SAME_SETTINGS = [
     ("07_side_information", "time | time-aware biases", "time-aware biases", "RATING", "RMSE"),
     ("08_evaluating_top_n", "HR@10 | EASE", "EASE", "TOPN", "HR@10"),
     ("08_evaluating_top_n", "HR@10 | most popular", "most popular", "TOPN", "HR@10"),
+    ("09_implicit_feedback", "HR@10 | implicit ALS", "implicit ALS", "TOPN", "HR@10"),
     ("11_retrieval_ranking_tfrs", "ranking_rmse", "TFRS ranking", "RATING", "RMSE"),
     ("11_retrieval_ranking_tfrs", "top100", "TFRS two-tower retrieval", "RETRIEVAL",
      "top-100"),
