@@ -1,8 +1,8 @@
 """The course's benchmark suite: every model's quality on its protocols, and its cost at scale.
 
-    python -m benchmarks.suite                       # everything (about 40 minutes on 2 cores)
-    python -m benchmarks.suite --part quality        # ml-100k protocols only
-    python -m benchmarks.suite --part seeds          # 5 training seeds; RATING on 3 splits
+    python -m benchmarks.suite                       # everything (hours on 2 cores)
+    python -m benchmarks.suite --part quality        # ml-100k protocols only (~15 minutes)
+    python -m benchmarks.suite --part seeds          # 5 training seeds; RATING on 3 splits (~80)
     python -m benchmarks.suite --part scale --scales 0.05 0.25
 
 Quality: each model is trained on ml-100k under each protocol it serves (RATING: RMSE, MAE;
