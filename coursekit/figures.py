@@ -3,7 +3,7 @@ computed instead of training the same models again.
 
     from coursekit import figures
     figures.record("03_matrix_factorization", mf_rmse=0.905, svd_rmse=0.938)
-    figures.record("05_autorec", **figures.paired("I-AutoRec vs MF", comparison))
+    figures.record("05_autorec", **figures.verdict_figures("I-AutoRec vs MF", comparison))
 
 Nothing is written unless the environment variable ``COURSEKIT_FIGURES`` names a folder (as
 ``make test`` does): in Colab and in the book build, ``record`` does nothing. Each chapter
@@ -43,7 +43,7 @@ def record(chapter: str, **values: float | bool) -> Path | None:
     return atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True) + "\n")
 
 
-def paired(label: str, comparison: Comparison) -> dict[str, float | bool]:
+def verdict_figures(label: str, comparison: Comparison) -> dict[str, float | bool]:
     """A paired comparison as figures to record: its difference and interval, and whether the
     first model is ahead or behind beyond the noise (``{label} | ahead``, ``| behind``), so that
     a quality check asks for a verdict of this run instead of a fixed bar."""

@@ -24,7 +24,7 @@ def chapter():
 
 
 def verdict(figures_of: dict, label: str) -> str:
-    """The verdict of a paired comparison a chapter recorded with ``figures.paired``."""
+    """The verdict of a paired comparison a chapter recorded with ``figures.verdict_figures``."""
     print(f"{label}: {figures_of[label + ' | difference']:+.4f} "
           f"[{figures_of[label + ' | low']:+.4f}, {figures_of[label + ' | high']:+.4f}]")
     return ("ahead" if figures_of[f"{label} | ahead"] else
