@@ -100,6 +100,14 @@ def _prepare_child(name: str) -> None:
 
 
 # --- quality on the three protocols --------------------------------------------------------
+def _protocol_split(protocol: str, dataset):
+    """The course's split of ``dataset`` for ``protocol``."""
+    from coursekit import data as ckd
+
+    return {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
+            "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
+
+
 def _quality(name: str) -> dict:
     from coursekit import data as ckd
     from coursekit import leaderboard
@@ -109,8 +117,7 @@ def _quality(name: str) -> dict:
     dataset = ckd.load_movielens("ml-100k", progressbar=False)
     rows, units = [], {}
     for protocol in quality_models()[name]:
-        split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
-                 "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
+        split = _protocol_split(protocol, dataset)
         model = make_model(name)
         started = time.perf_counter()
         model.fit(split)
@@ -163,18 +170,17 @@ def _seeds(name: str) -> dict:
                 "by_seed": figures}
 
     if name not in DETERMINISTIC:
-        split = {"RATING": ckd.rating_protocol, "TOPN": ckd.topn_protocol,
-                 "RETRIEVAL": ckd.retrieval_protocol}[protocol](dataset)
+        split = _protocol_split(protocol, dataset)
         setting = SEED_SETTING.get(name, "seed")
         row["training_seeds"] = spread({
             str(seed): evaluate(make_model(name, **{setting: seed}).fit(split), split,
                                 protocol)[metric] for seed in TRAINING_SEEDS})
     if protocol == "RATING":
+        splits = {seed: ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset)
+                  for seed in SPLIT_SEEDS}
         row["split_seeds"] = spread({
-            str(seed): evaluate(make_model(name).fit(
-                ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset)),
-                ckd.random_split(dataset.ratings, 0.2, seed, dataset=dataset),
-                "RATING")["RMSE"] for seed in SPLIT_SEEDS})
+            str(seed): evaluate(make_model(name).fit(split), split, "RATING")["RMSE"]
+            for seed, split in splits.items()})
     return row
 
 
