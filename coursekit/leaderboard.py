@@ -44,8 +44,9 @@ TRAINED_OTHERWISE = {
                "to run in minutes, and shows both runs",
     "SASRec": "until early stopping decides (up to 200 epochs); its chapter stops at 12 epochs "
               "to run in minutes, and shows both runs",
-    **{name: "early-stopped on a random tenth of the training choices; its chapter stops on "
-             "each user's second-latest choice, a validation part in time order"
+    **{name: "early-stopped on one choice of each user, drawn at random, and not trained again "
+             "with it; its chapter stops on each user's second-latest choice, a validation part "
+             "in time order, then trains again with it"
        for name in ("MF (BCE)", "BPR-MF", "NeuMF", "MLP (BCE)")},
 }
 
