@@ -156,3 +156,27 @@ def test_the_typed_reference_check_can_fail():
         "chapter 3", "Chapters 5"]
     assert typed_chapter_numbers("as {numref}`chapter %s <ch-autorec>` showed") == []
     assert typed_chapter_numbers("against chapter\n3's model") == ["chapter\n3"]
+
+
+# What a chapter's code needs that Colab does not preinstall, and the pip name that installs it:
+# a module imported directly, or a coursekit name that imports it when used.
+NOT_IN_COLAB = {
+    "scikit-surprise": (r"^\s*(import|from) surprise\b", r"\bSurpriseRecommender\b"),
+    "tensorflow-recommenders": (r"^\s*import tensorflow_recommenders\b",
+                                r"coursekit\.models\.retrieval\.tfrs\b"),
+    "keras-rs": (r"^\s*import keras_rs\b", r"\bTwoTowerRetrieval\b"),
+    "faiss-cpu": (r"^\s*import faiss\b",),
+    "myfm": (r"^\s*(import|from) myfm\b", r"\bBayesianFM\b"),
+}
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_first_code_cell_installs_what_colab_lacks(source: Path):
+    """A chapter that imports a package Colab does not ship installs it in its first cell, or
+    it stops with an ImportError in Colab."""
+    cells = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
+    first, code = cells[0], "\n".join(cells[1:])
+    needed = [package for package, patterns in NOT_IN_COLAB.items()
+              if any(re.search(p, code, re.MULTILINE) for p in patterns)]
+    missing = [package for package in needed if package not in first]
+    assert not missing, f"{source.stem} uses {missing} but its first cell does not install them"

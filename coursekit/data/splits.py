@@ -85,7 +85,8 @@ class Split:
                        validated=True)
 
     def summary(self) -> pd.DataFrame:
-        """Ratings, users and items in each part."""
+        """Ratings, users and items in each part, and how many of its ratings are by a user,
+        or of an item, that the training part does not hold."""
         rows = {}
         for part, frame in self.parts().items():
             if frame is None:
@@ -94,8 +95,10 @@ class Split:
                 "ratings": len(frame),
                 "users": frame["user"].nunique(),
                 "items": frame["item"].nunique(),
-                "users unseen in train": int((~frame["user"].isin(self.train["user"])).sum()),
-                "items unseen in train": int((~frame["item"].isin(self.train["item"])).sum()),
+                "ratings of users unseen in train":
+                    int((~frame["user"].isin(self.train["user"])).sum()),
+                "ratings of items unseen in train":
+                    int((~frame["item"].isin(self.train["item"])).sum()),
             }
         return pd.DataFrame(rows).T
 
