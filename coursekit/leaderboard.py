@@ -305,6 +305,8 @@ def scale_table(results: dict) -> pd.DataFrame:
         raise ValueError("the results hold no measurement at scale")
     sizes = {d["scale"]: d["ratings"] for d in results.get("synthetic_data", [])}
     frame["ratings (M)"] = [round(sizes.get(s, np.nan) / 1e6, 1) for s in frame["scale"]]
+    # whole ratings per second, blank for a skipped run (not a float with a trailing .0)
+    frame["ratings_per_second"] = frame["ratings_per_second"].round().astype("Int64")
     shown = ["model", "ratings (M)", "timed", "seconds", "ratings_per_second", "peak_rss_gb"]
     for extra in ("skipped", "error"):
         if extra in frame:
