@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from coursekit.data.splits import Split
+    from coursekit.evaluation.intervals import Comparison
     from coursekit.models.base import Recommender
 
 RESULTS = Path(__file__).with_name("benchmark_results.json")
@@ -40,10 +41,12 @@ PROTOCOL_COLUMNS = {
 # and why): the chapters show their own runs, and tests/quality/test_one_set_of_figures.py
 # checks both that the others agree with their chapters and that these still differ.
 TRAINED_OTHERWISE = {
-    "GRU4Rec": "until early stopping decides (up to 200 epochs); its chapter stops at 10 epochs "
-               "to run in minutes, and shows both runs",
-    "SASRec": "until early stopping decides (up to 200 epochs); its chapter stops at 12 epochs "
-              "to run in minutes, and shows both runs",
+    "GRU4Rec": "until early stopping decides (up to 200 epochs), and not trained again with the "
+               "validation film; its chapter stops at 10 epochs to run in minutes, then trains "
+               "again with it, and shows both runs",
+    "SASRec": "until early stopping decides (up to 200 epochs), and not trained again with the "
+              "validation film; its chapter stops at 12 epochs to run in minutes, then trains "
+              "again with it, and shows both runs",
     **{name: "early-stopped on one choice of each user, drawn at random, and not trained again "
              "with it; its chapter stops on each user's second-latest choice, a validation part "
              "in time order, then trains again with it"
@@ -153,6 +156,29 @@ def seed_sentence(results: dict, name: str, figure: float | None = None) -> str:
             z = (figure - row["training_seeds"]["mean"]) / row["training_seeds"]["sd"]
             text += f", {z:+.1f} sd from their mean"
     return text
+
+
+def at_seed_mean(results: dict, name: str, figure: float, comparison: Comparison,
+                 other: str, other_figure: float | None = None) -> str:
+    """What ``comparison`` (this chapter's run of ``name``, scoring ``figure``, against
+    ``other`` on the same test units) would say of runs at the mean of the suite's training
+    seeds: the difference and its interval moved by the mean minus ``figure``, and, when
+    ``other_figure`` is given (``other`` a single run too), by ``other``'s own mean minus it.
+    An estimate, for runs far from their seeds' mean; the paired noise is taken as unchanged."""
+    def seed_mean(model: str) -> float:
+        row = next((r for r in results.get("seeds", []) if r["model"] == model), None)
+        if row is None or "training_seeds" not in row:
+            raise KeyError(f"the suite's record has no training-seed row for {model!r}")
+        return float(row["training_seeds"]["mean"])
+
+    mean = seed_mean(name)
+    by, means = mean - figure, f"{name}: mean {mean:.4f}, this run {figure:.4f}"
+    if other_figure is not None:
+        other_mean = seed_mean(other)
+        by -= other_mean - other_figure
+        means += f"; {other}: mean {other_mean:.4f}, this run {other_figure:.4f}"
+    return (f"at the training seeds' means ({means}) the comparison would read: "
+            + comparison.shifted(by).sentence(name, other))
 
 
 def with_suite_rows(table: pd.DataFrame, models: dict[str, str], protocol: str = "RATING",

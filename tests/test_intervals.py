@@ -476,3 +476,15 @@ def test_comparison_table_never_shows_a_clear_interval_as_reaching_zero():
     assert table.loc["b", "verdict"] == "behind"
     shown = table.loc["b", "RMSE - a"]
     assert shown == "+0.00004 [+0.00004, +0.00004]", shown
+
+
+def test_a_shifted_comparison_moves_its_interval_and_reads_its_verdict_again():
+    behind = ci.Comparison(difference=0.002, low=0.0001, high=0.004, verdict="behind",
+                           metric="RMSE", lower_is_better=True)
+    level = behind.shifted(-0.002)
+    assert level.verdict == "level"
+    assert (level.difference, level.low, level.high) == pytest.approx((0.0, -0.0019, 0.002))
+    assert behind.shifted(-0.01).verdict == "ahead" and behind.shifted(0.01).verdict == "behind"
+    hit_rate = ci.Comparison(difference=0.0, low=-0.01, high=0.01, verdict="level",
+                             metric="HR@10")
+    assert hit_rate.shifted(0.02).verdict == "ahead"  # higher is better on a hit rate

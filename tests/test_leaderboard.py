@@ -216,3 +216,20 @@ def test_profile_train_step_splits_a_step_into_its_parts():
     assert set(parts) == {"forward + gradients", "optimizer update", "Keras overhead",
                           "whole step"}
     assert all(v >= 0 for v in parts.values()) and parts["optimizer update"] > 0
+
+
+def test_a_run_is_read_again_at_its_seeds_mean():
+    from coursekit.evaluation.intervals import Comparison
+
+    results = {"seeds": [{"model": "a", "training_seeds": {"mean": 0.91}},
+                         {"model": "b", "training_seeds": {"mean": 0.90}}]}
+    # a's run (0.905) is level with b's (0.904); a's seeds average 0.005 worse than this run
+    run = Comparison(difference=0.001, low=-0.003, high=0.005, verdict="level", metric="RMSE",
+                     lower_is_better=True)
+    alone = leaderboard.at_seed_mean(results, "a", 0.905, run, "b")
+    assert "a is behind b by 0.0060 RMSE" in alone and "0.9100" in alone
+    # with b at its own mean too (0.004 worse than its run), the two are level again
+    both = leaderboard.at_seed_mean(results, "a", 0.905, run, "b", other_figure=0.896)
+    assert "a and b are level" in both
+    with pytest.raises(KeyError, match="no training-seed row for 'c'"):
+        leaderboard.at_seed_mean(results, "c", 0.9, run, "b")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -151,6 +151,14 @@ class Comparison:
         relation = "ahead of" if self.verdict == "ahead" else "behind"
         return (f"{name_a} is {relation} {name_b} by {_fmt(gap, decimals)} {self.metric} "
                 f"({level} interval {_fmt(low, decimals)} to {_fmt(high, decimals)})")
+
+    def shifted(self, by: float) -> "Comparison":
+        """The comparison had model a scored ``by`` higher on the metric (its difference and
+        interval moved together, the verdict read again): an estimate of what a run of a
+        elsewhere in its seed spread would show, the paired noise taken as unchanged."""
+        low, high = self.low + by, self.high + by
+        return replace(self, difference=self.difference + by, low=low, high=high,
+                       verdict=_verdict(low, high, self.lower_is_better))
 
     def __str__(self) -> str:
         return (f"{self.metric}: a - b = {_fmt(self.difference, 4)} "
