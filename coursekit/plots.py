@@ -103,13 +103,20 @@ def plot_model_comparison(
     table: pd.DataFrame, metric: str = "RMSE", ax: "Axes | None" = None,
     reference: float | None = None, reference_label: str = "",
 ) -> "Axes":
-    """Horizontal bars of one metric per model, best at the top, values printed."""
+    """One dot per model on one metric, best at the top, values printed. Dots, not bars: the
+    axis starts near the lowest value, where a bar's length would exaggerate the gaps."""
     ax = _axes(ax)
     ordered = table[metric].astype(float).sort_values(ascending=False)
-    bars = ax.barh(ordered.index, ordered.to_numpy(), color="tab:blue")
-    ax.bar_label(bars, fmt="%.4f", padding=3)
-    low = ordered.min()
-    ax.set_xlim(low - 0.05, ordered.max() + 0.03)
+    values = ordered.to_numpy()
+    ax.plot(values, np.arange(len(ordered)), "o", color="tab:blue")
+    for row, value in enumerate(values):
+        ax.annotate(f"{value:.4f}", (value, row), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=9)
+    ax.set_yticks(np.arange(len(ordered)), ordered.index)
+    ax.grid(axis="y", color="0.9")
+    span = max(float(values.max() - values.min()), 1e-3)
+    ax.set_xlim(values.min() - 0.1 * span, values.max() + 0.35 * span)
+    ax.set_ylim(-0.6, len(ordered) - 0.4)
     if reference is not None:
         ax.axvline(reference, color="tab:red", linestyle="--", label=reference_label)
         ax.legend(loc="lower right")
