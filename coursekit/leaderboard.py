@@ -353,12 +353,20 @@ def plot_leaderboard(results: dict, ax_row: "list[Axes] | None" = None) -> "list
         table = quality_table(results, protocol)[key].sort_values(ascending=not lower_better)
         colors = ["tab:gray" if name.startswith("Surprise") else "tab:blue"
                   for name in table.index]
-        bars = ax.barh(table.index, table.to_numpy(), color=colors)
-        ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=9)
         low, high = float(table.min()), float(table.max())
-        if lower_better:
-            ax.set_xlim(low - 0.05, high + 0.04)
-        else:
+        if lower_better:  # an error: dots, on an axis that starts near the lowest value
+            rows = np.arange(len(table))
+            ax.scatter(table.to_numpy(), rows, color=colors, zorder=3)
+            for row, value in zip(rows, table.to_numpy(), strict=True):
+                ax.annotate(f"{value:.3f}", (value, row), xytext=(5, 0), fontsize=9,
+                            textcoords="offset points", va="center")
+            ax.set_yticks(rows, table.index)
+            ax.grid(axis="y", color="0.9")
+            ax.set_ylim(-0.6, len(table) - 0.4)  # the best at the top, as the bars below
+            ax.set_xlim(low - 0.02, high + 0.04)
+        else:  # a hit rate: bars from zero
+            bars = ax.barh(table.index, table.to_numpy(), color=colors)
+            ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=9)
             ax.set_xlim(0, high * 1.25)
         ax.set_title(f"{protocol}: {key} ({'lower' if lower_better else 'higher'} is better)")
         ax.tick_params(axis="y", labelsize=9)
