@@ -132,11 +132,16 @@ def seeds_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
+def _seed_row(results: dict, name: str) -> dict | None:
+    """The suite's seed row of ``name``, or None."""
+    return next((r for r in results.get("seeds", []) if r["model"] == name), None)
+
+
 def seed_sentence(results: dict, name: str, figure: float | None = None) -> str:
     """Where a run of ``name`` sits among the suite's seeds, as a sentence for a chapter:
     the mean and standard deviation over training seeds (and splits, on RATING), and whether
     ``figure`` (this chapter's run) lies within the training seeds' range."""
-    row = next((r for r in results.get("seeds", []) if r["model"] == name), None)
+    row = _seed_row(results, name)
     if row is None or "error" in row:
         raise KeyError(f"the suite's record has no seed row for {name!r}; run "
                        f"`python -m benchmarks.suite --part seeds --models '{name}'`")
@@ -166,7 +171,7 @@ def at_seed_mean(results: dict, name: str, figure: float, comparison: Comparison
     ``other_figure`` is given (``other`` a single run too), by ``other``'s own mean minus it.
     An estimate, for runs far from their seeds' mean; the paired noise is taken as unchanged."""
     def seed_mean(model: str) -> float:
-        row = next((r for r in results.get("seeds", []) if r["model"] == model), None)
+        row = _seed_row(results, model)
         if row is None or "training_seeds" not in row:
             raise KeyError(f"the suite's record has no training-seed row for {model!r}")
         return float(row["training_seeds"]["mean"])
@@ -346,6 +351,8 @@ def plot_leaderboard(results: dict, ax_row: "list[Axes] | None" = None) -> "list
     each model's headline metric, Surprise in grey."""
     import matplotlib.pyplot as plt
 
+    from coursekit import plots
+
     if ax_row is None:
         ax_row = list(plt.subplots(3, 1, figsize=(7.5, 10.5))[1])
     for ax, protocol in zip(ax_row, PROTOCOL_COLUMNS, strict=True):
@@ -355,14 +362,7 @@ def plot_leaderboard(results: dict, ax_row: "list[Axes] | None" = None) -> "list
                   for name in table.index]
         low, high = float(table.min()), float(table.max())
         if lower_better:  # an error: dots, on an axis that starts near the lowest value
-            rows = np.arange(len(table))
-            ax.scatter(table.to_numpy(), rows, color=colors, zorder=3)
-            for row, value in zip(rows, table.to_numpy(), strict=True):
-                ax.annotate(f"{value:.3f}", (value, row), xytext=(5, 0), fontsize=9,
-                            textcoords="offset points", va="center")
-            ax.set_yticks(rows, table.index)
-            ax.grid(axis="y", color="0.9")
-            ax.set_ylim(-0.6, len(table) - 0.4)  # the best at the top, as the bars below
+            plots.dot_rows(ax, table, colors, decimals=3)
             ax.set_xlim(low - 0.02, high + 0.04)
         else:  # a hit rate: bars from zero
             bars = ax.barh(table.index, table.to_numpy(), color=colors)

@@ -99,6 +99,20 @@ def plot_training_curves(
     return ax
 
 
+def dot_rows(ax: "Axes", values: pd.Series, colors: str | list[str], decimals: int) -> None:
+    """One labelled dot per entry of ``values`` (its index as the row names), the first entry
+    at the bottom: for a metric whose axis starts near its lowest value, where bars would
+    exaggerate the gaps."""
+    rows = np.arange(len(values))
+    ax.scatter(values.to_numpy(), rows, color=colors, zorder=3)
+    for row, value in zip(rows, values.to_numpy(), strict=True):
+        ax.annotate(f"{value:.{decimals}f}", (value, row), xytext=(5, 0), fontsize=9,
+                    textcoords="offset points", va="center")
+    ax.set_yticks(rows, values.index)
+    ax.grid(axis="y", color="0.9")
+    ax.set_ylim(-0.6, len(values) - 0.4)
+
+
 def plot_model_comparison(
     table: pd.DataFrame, metric: str = "RMSE", ax: "Axes | None" = None,
     reference: float | None = None, reference_label: str = "",
@@ -108,15 +122,9 @@ def plot_model_comparison(
     ax = _axes(ax)
     ordered = table[metric].astype(float).sort_values(ascending=False)
     values = ordered.to_numpy()
-    ax.plot(values, np.arange(len(ordered)), "o", color="tab:blue")
-    for row, value in enumerate(values):
-        ax.annotate(f"{value:.4f}", (value, row), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=9)
-    ax.set_yticks(np.arange(len(ordered)), ordered.index)
-    ax.grid(axis="y", color="0.9")
+    dot_rows(ax, ordered, "tab:blue", decimals=4)
     span = max(float(values.max() - values.min()), 1e-3)
     ax.set_xlim(values.min() - 0.1 * span, values.max() + 0.35 * span)
-    ax.set_ylim(-0.6, len(ordered) - 0.4)
     if reference is not None:
         ax.axvline(reference, color="tab:red", linestyle="--", label=reference_label)
         ax.legend(loc="lower right")
