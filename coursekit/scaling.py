@@ -18,16 +18,19 @@ import tensorflow as tf
 class EpochTimer(keras.callbacks.Callback):
     """A Keras 3 callback timing each training epoch, validation excluded.
 
-    With ``max_batches`` it stops training after ``warmup + max_batches`` batches and scales
-    the steady-state time per batch (the batches after the warm-up, which traces the graph)
-    to a whole epoch; ``extrapolated`` is then True. Use it when a whole epoch would take
-    too long to wait for.
+    ``steady_seconds`` holds each epoch's time without its first ``warmup`` batches (which
+    trace and compile the step in the first epoch), scaled to the whole epoch: the speed of
+    the compiled step, comparable with a later epoch's. With ``max_batches`` it stops training
+    after ``warmup + max_batches`` batches and scales the steady-state time per batch to a
+    whole epoch; ``extrapolated`` is then True. Use it when a whole epoch would take too long
+    to wait for.
     """
 
     def __init__(self, warmup: int = 20, max_batches: int | None = None) -> None:
         super().__init__()
         self.warmup, self.max_batches = warmup, max_batches
         self.seconds: list[float] = []
+        self.steady_seconds: list[float] = []
         self.extrapolated = False
         self.batches_per_epoch: int | None = None
         self._start = self._trained = self._steady = None
@@ -36,13 +39,15 @@ class EpochTimer(keras.callbacks.Callback):
         self.batches_per_epoch = self.params.get("steps")
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
-        self._start, self._trained = time.perf_counter(), None
+        self._start, self._trained, self._steady = time.perf_counter(), None, None
+        self._batches = 0
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
-        if self.max_batches is not None and batch == self.warmup:
+        if batch == self.warmup:
             self._steady = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
+        self._batches = batch + 1
         if self.max_batches is not None and batch + 1 == self.warmup + self.max_batches:
             per_batch = (time.perf_counter() - self._steady) / self.max_batches
             self._trained = self._start + per_batch * self.batches_per_epoch
@@ -54,7 +59,15 @@ class EpochTimer(keras.callbacks.Callback):
             self._trained = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        self.seconds.append((self._trained or time.perf_counter()) - self._start)
+        end = self._trained or time.perf_counter()
+        self.seconds.append(end - self._start)
+        if self.extrapolated:
+            self.steady_seconds.append(self.seconds[-1])
+        elif self._steady is not None and self._batches > self.warmup:
+            steady = self._batches - self.warmup  # batches after the warm-up
+            self.steady_seconds.append((end - self._steady) * self._batches / steady)
+        else:  # too few batches to leave a warm-up out
+            self.steady_seconds.append(self.seconds[-1])
         self._start = None
 
 

@@ -203,6 +203,24 @@ def test_epoch_timer_extrapolates_from_a_fixed_number_of_batches(ml100k):
     assert len(model.history_) == 1 and timer.seconds[0] > 0
 
 
+def test_epoch_timer_leaves_the_warm_up_batches_out_of_the_steady_time(monkeypatch):
+    from coursekit import scaling
+
+    clock = iter(np.cumsum([0.0] + [5.0] * 2 + [1.0] * 8 + [0.0]))  # slow first batches
+    now = {"t": 0.0}
+    monkeypatch.setattr(scaling.time, "perf_counter", lambda: now["t"])
+    timer = scaling.EpochTimer(warmup=2)
+    now["t"] = next(clock)
+    timer.on_epoch_begin(0)
+    for batch in range(10):
+        timer.on_train_batch_begin(batch)
+        now["t"] = next(clock)
+        timer.on_train_batch_end(batch)
+    timer.on_epoch_end(0)
+    assert timer.seconds == [18.0]  # two batches of 5 s, eight of 1 s
+    assert timer.steady_seconds == [10.0]  # ten batches at the steady 1 s each
+
+
 def test_profile_train_step_splits_a_step_into_its_parts():
     import keras
 
