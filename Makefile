@@ -84,14 +84,20 @@ test chapters check: export OMP_NUM_THREADS := 1
 test chapters check: export OPENBLAS_NUM_THREADS := 1
 test chapters: export COURSEKIT_FIGURES := $(CURDIR)/_build/figures
 test:
-	@# the two environments and the browser are installed side by side (mostly downloading,
+	@# the two environments and tcmalloc are installed side by side (mostly downloading,
 	@# reading and writing files; building Colab's while the chapters run slowed them more
 	@# than it saved)
+	@$(MAKE) --no-print-directory browser BROWSER_CHECK_ONLY=1
 	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_STAMP) tcmalloc
 	$(BIN)/ruff check .
 	@# every chapter runs again: no figure, output or page may come from an earlier run
 	rm -rf _build/figures _build/.jupyter_cache
-	$(MAKE) --no-print-directory chapters
+	@# Chromium, which only the site's tests need, installs (where it is missing) while the
+	@# chapters run: on a machine without it, that spares the chapters waiting for it
+	@mkdir -p _build; { $(MAKE) --no-print-directory browser > _build/browser.log 2>&1; \
+	  echo $$? > _build/browser.status; } & \
+	$(MAKE) --no-print-directory chapters; chapters=$$?; wait; cat _build/browser.log; \
+	[ $$chapters = 0 ] && [ "$$(cat _build/browser.status)" = 0 ]
 	@# then, side by side: Colab's environment; the quality targets, then the site
 	$(MAKE) --no-print-directory -j2 --output-sync=target colab quality site
 
@@ -99,7 +105,7 @@ test:
 chapters: install
 	$(PRELOAD) $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
 	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
-	  --dist loadfile --no-loadscope-reorder --durations=15
+	  --dist loadfile --no-loadscope-reorder --durations=40
 
 ## The quality targets, checked on the figures the chapters recorded (part of `make test`).
 quality: install
@@ -164,6 +170,8 @@ check: install
 
 ## Headless Chromium for the browser tests (Debian packages), installed when missing and
 ## when this machine lets us (root, or sudo without a password); otherwise say what to do.
+## BROWSER_CHECK_ONLY=1 only says whether it is there or can be installed (`make test` asks
+## first, so that a machine that cannot install it fails at once, not after the chapters).
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
 	$(FIND_SUDO); \
@@ -172,14 +180,16 @@ browser:
 	  echo "/usr/bin/chromedriver, and this machine cannot install them without root."; \
 	  echo "Install Debian's chromium and chromium-driver packages (ask an administrator), or"; \
 	  echo "run 'make check' for lint and the unit tests without the browser."; exit 1; fi; \
-	echo "installing chromium and chromium-driver for the browser tests"; \
 	command -v apt-get >/dev/null 2>&1 || { echo "no apt-get here: install Chromium and" \
 	  "chromedriver at /usr/bin by hand, or run 'make check'"; exit 1; }; \
+	if [ -n "$(BROWSER_CHECK_ONLY)" ]; then exit 0; fi; \
+	echo "installing chromium and chromium-driver for the browser tests"; \
 	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver
 
 ## Debian's tcmalloc for TensorFlow (see PRELOAD), installed when missing and this machine lets
-## us, after the browser (one package manager at a time); where it cannot be, one line says so.
-tcmalloc: browser
+## us; where it cannot be, one line says so. (In `make test` the browser installs after it, one
+## package manager at a time.)
+tcmalloc:
 	@if ls $(TCMALLOC_LIB) >/dev/null 2>&1; then exit 0; fi; \
 	$(FIND_SUDO); \
 	if [ "$$SUDO" != none ] && command -v apt-get >/dev/null 2>&1 && { \
