@@ -88,7 +88,7 @@ test:
 	@# reading and writing files; building Colab's while the chapters run slowed them more
 	@# than it saved)
 	@$(MAKE) --no-print-directory browser BROWSER_CHECK_ONLY=1
-	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_STAMP) tcmalloc
+	$(MAKE) --no-print-directory -j3 --output-sync=target install $(COLAB_COURSEKIT) tcmalloc
 	$(BIN)/ruff check .
 	@# every chapter runs again: no figure, output or page may come from an earlier run
 	rm -rf _build/figures _build/.jupyter_cache
@@ -155,10 +155,17 @@ COLAB_TESTS := $(addprefix tests/,test_contract_keras.py test_tfrs.py test_contr
 	test_student_tables.py test_splits.py test_encoding.py test_sparse_and_pipelines.py \
 	test_synthetic.py test_topn_metrics.py test_intervals.py) \
 	notebooks/01_movielens_data.ipynb
-colab: $(COLAB_STAMP)
+# coursekit installed there as a chapter's first cell installs it (pip, through its declared
+# dependencies), again whenever its code or its declared dependencies change; `make test` does
+# it with the environments, before the chapters run.
+COLAB_COURSEKIT := $(COLAB_VENV)/.coursekit-installed
+$(COLAB_COURSEKIT): $(COLAB_STAMP) pyproject.toml $(shell find coursekit -type f -not -name '*.pyc')
 	$(COLAB_VENV)/bin/python -m pip uninstall --quiet --yes coursekit 2>/dev/null || true
 	$(COLAB_VENV)/bin/python -m pip install --quiet .
 	$(COLAB_VENV)/bin/python .ci/colab_versions.py $(COLAB_VENV)/colab-versions.txt
+	touch $@
+
+colab: $(COLAB_COURSEKIT)
 	$(PRELOAD) $(COLAB_VENV)/bin/python -P -m pytest $(COLAB_TESTS) -m "not slow" -p no:cacheprovider -q \
 	  --nbval-lax -n 2 --dist loadfile --no-loadscope-reorder
 
