@@ -34,6 +34,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.extrapolated = False
         self.batches_per_epoch: int | None = None
         self._start = self._trained = self._steady = None
+        self._batches = 0  # batches trained so far in this epoch
 
     def on_train_begin(self, logs=None) -> None:
         self.batches_per_epoch = self.params.get("steps")

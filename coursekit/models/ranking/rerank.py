@@ -85,6 +85,7 @@ class RetrieveThenRank(Recommender):
     every epoch: see :func:`~coursekit.models.training.keras_base.epoch_batches`.)"""
 
     name = "two-tower + ranker"
+    list_batch_size = 32  # lists per step of the ranker's training
     scores_are_ratings = False
     predicts_ratings = False
 
@@ -171,9 +172,9 @@ class RetrieveThenRank(Recommender):
                        loss=keras_rs.losses.PairwiseLogisticLoss())
         build_training_state(ranker, x[fit][:1], y[fit][:1])
         stop = keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True)
-        fitted = fit_arrays(ranker, (x[fit], y[fit]), epochs=self.epochs, batch_size=32,
-                            seed=self.seed, validation=(x[held], y[held]),
-                            callbacks=[stop], verbose=verbose)
+        fitted = fit_arrays(ranker, (x[fit], y[fit]), epochs=self.epochs,
+                            batch_size=self.list_batch_size, seed=self.seed,
+                            validation=(x[held], y[held]), callbacks=[stop], verbose=verbose)
         history = pd.DataFrame(fitted.history)
         history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
         return ranker, history
