@@ -75,9 +75,13 @@ book: install
 ## quality targets checked on those figures; the site built from the chapters' outputs with
 ## warnings as errors; its pages tested in headless Chromium (screenshots in
 ## _build/screenshots); and the unit tests and a chapter again in Colab's versions.
-# Two test workers share the machine's two cores: each runs TensorFlow and the BLAS behind
-# numpy on one thread, which spares them fighting over the cores (two chapters side by side
-# took 148 s instead of 167 s so, with a third less system time).
+# The test workers each run TensorFlow and the BLAS behind numpy on one thread, which spares
+# them fighting over the cores (two chapters side by side took 148 s instead of 167 s so, with
+# a third less system time). Three workers share the machine's two cores in the chapters' run:
+# each worker waits on its chapter's kernel and each kernel on its worker, so two left the
+# cores idle about a tenth of the time (the chapters' run took 761 s with two workers and
+# 724 s with three, the same tests on the same machine).
+CHAPTER_WORKERS ?= 3
 test chapters check: export TF_NUM_INTRAOP_THREADS := 1
 test chapters check: export TF_NUM_INTEROP_THREADS := 1
 test chapters check: export OMP_NUM_THREADS := 1
@@ -104,7 +108,7 @@ test:
 # coursekit's tests and every chapter, executed once (part of `make test`).
 chapters: install
 	$(PRELOAD) $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/quality \
-	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n 2 \
+	  -p chapter_cache --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider -n $(CHAPTER_WORKERS) \
 	  --dist loadfile --no-loadscope-reorder --durations=40
 
 ## The quality targets, checked on the figures the chapters recorded (part of `make test`).

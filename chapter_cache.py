@@ -24,7 +24,7 @@ _cells: dict[Path, list] = {}  # notebook -> its nbval cell items, in order
 _failed: set[Path] = set()
 
 
-# Seconds each test file takes on one of the two test workers (measured in `make test`; a
+# Seconds each test file takes on one test worker (measured in `make test`; a
 # chapter not listed counts as two minutes, a unit-test file not listed as five seconds). The
 # workers take the longest files first and the short ones fill in around them, so that no
 # worker is left running a long chapter alone at the end. xdist's own reordering (by number of
@@ -96,7 +96,7 @@ def store_executed_chapter(notebook: Path, cells: list) -> None:
         cell.execution_count = count
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE.parent / ".jupyter_cache.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two test workers may finish chapters together
+        fcntl.flock(lock, fcntl.LOCK_EX)  # test workers may finish chapters together
         cache = get_cache(CACHE)
         _, hashkey = cache.create_hashed_notebook(nb)
         shutil.rmtree(cache._get_notebook_path_cache(hashkey).parent, ignore_errors=True)
