@@ -271,8 +271,9 @@ class Recommender:
                 raise UnknownIdError(
                     f"{int((i < 0).sum())} item(s) were not in the training data, e.g. {missing}; "
                     "the model has no embedding for them. Pass unknown='fallback' to predict "
-                    "the global mean (plus the user's bias, where the model has one; a model "
-                    "with side features predicts from the item's features)."
+                    "the global mean, or the model's learned counterpart of it (plus the user's "
+                    "bias, where the model has one; a model with side features predicts from "
+                    "the item's features)."
                 )
             if (u < 0).any():
                 warnings.warn(
