@@ -137,10 +137,12 @@ def _seed_row(results: dict, name: str) -> dict | None:
     return next((r for r in results.get("seeds", []) if r["model"] == name), None)
 
 
-def seed_sentence(results: dict, name: str, figure: float | None = None) -> str:
+def seed_sentence(results: dict, name: str, figure: float | None = None,
+                  run: str = "This chapter's run") -> str:
     """Where a run of ``name`` sits among the suite's seeds, as a sentence for a chapter:
     the mean and standard deviation over training seeds (and splits, on RATING), and whether
-    ``figure`` (this chapter's run) lies within the training seeds' range."""
+    ``figure`` (the run named ``run``, by default this chapter's) lies within the training
+    seeds' range."""
     row = _seed_row(results, name)
     if row is None or "error" in row:
         raise KeyError(f"the suite's record has no seed row for {name!r}; run "
@@ -155,7 +157,7 @@ def seed_sentence(results: dict, name: str, figure: float | None = None) -> str:
     if figure is not None and "training_seeds" in row:
         values = list(row["training_seeds"]["by_seed"].values())
         inside = min(values) - 5e-5 <= figure <= max(values) + 5e-5
-        text += (f". This chapter's run, {figure:.4f}, is "
+        text += (f". {run}, {figure:.4f}, is "
                  f"{'within' if inside else 'outside'} the training seeds' range")
         if row["training_seeds"]["sd"] > 0:
             z = (figure - row["training_seeds"]["mean"]) / row["training_seeds"]["sd"]
