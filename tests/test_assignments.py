@@ -123,3 +123,26 @@ def test_planted_submissions_are_scored_as_they_must(name, built, tmp_path, monk
     expected = {q: 0.0 if q in planted.ZEROED[name] else p for q, p in points.items()}
     assert scores["planted"] == expected, (
         f"{name}: the planted submission scored {scores['planted']}, expected {expected}")
+
+
+@pytest.mark.slow  # starts the grader's processes: in make test, not make check
+def test_a_notebook_that_runs_too_long_or_breaks_loses_no_other_row(built, tmp_path,
+                                                                     monkeypatch):
+    _, autograder = built
+    monkeypatch.setattr(grade, "AUTOGRADER_DIR", autograder)
+    name = "04_top_n"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    endless = json.loads((ROOT / "assignments" / name / f"{name}.ipynb").read_text())
+    endless["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "endless",
+                                "metadata": {}, "outputs": [],
+                                "source": "import time\nwhile True:\n    time.sleep(1)"})
+    (folder / "a_endless.ipynb").write_text(json.dumps(endless))
+    (folder / "b_not_a_notebook.ipynb").write_text("this is not JSON")
+    scores = grade.grade_folder(name, folder, timeout=8)
+    points = grade.autograded_points(SOURCES / f"{name}.md")
+    assert list(scores["submission"]) == ["a_endless.ipynb", "b_not_a_notebook.ipynb"]
+    for _, row in scores.iterrows():
+        assert all(row[q] == 0.0 for q in points) and row["autograded total"] == 0.0, row
+    assert scores.loc[0, "problem"].startswith("stopped after 8 s"), scores.loc[0, "problem"]
+    assert scores.loc[1, "problem"].startswith("could not be graded"), scores.loc[1, "problem"]
