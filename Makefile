@@ -216,6 +216,7 @@ tcmalloc:
 sync: install
 	$(BIN)/python tests/test_taught_code.py
 	$(BIN)/jupytext --update --to ipynb notebooks/*.md
+	$(BIN)/python book/colab_notebooks.py
 
 ## Build the graded assignments from their sources (instructors/assignments/): the student
 ## notebooks into assignments/, the autograder zips into _build/autograder/.

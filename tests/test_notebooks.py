@@ -4,6 +4,7 @@ like a chapter of this course."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import jupytext
@@ -12,6 +13,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))
+
+from colab_notebooks import colab_markdown, rewrite_markdown  # noqa: E402
+
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -43,7 +48,7 @@ def test_there_are_chapters():
 def test_paired_ipynb_matches_its_markdown_source(source: Path):
     paired = source.with_suffix(".ipynb")
     assert paired.exists(), f"{paired.name} is missing: run `make sync`"
-    expected = cells(jupytext.read(source))
+    expected = cells(rewrite_markdown(jupytext.read(source), source))
     actual = cells(nbformat.read(paired, as_version=4))
     assert actual == expected, f"{paired.name} has drifted from {source.name}: run `make sync`"
 
@@ -148,7 +153,8 @@ def test_every_cross_reference_has_a_target():
         for target in DOC.findall(text):
             path = (page.parent / target).resolve() if not target.startswith("/") else (
                 ROOT / target.lstrip("/"))
-            assert path.with_suffix(".md").exists(), f"{page.name}: {{doc}}`{target}` is missing"
+            assert path.with_suffix(".md").exists() or path.with_suffix(".ipynb").exists(), (
+                f"{page.name}: {{doc}}`{target}` is missing")
 
 
 def test_the_typed_reference_check_can_fail():
@@ -180,3 +186,35 @@ def test_first_code_cell_installs_what_colab_lacks(source: Path):
               if any(re.search(p, code, re.MULTILINE) for p in patterns)]
     missing = [package for package in needed if package not in first]
     assert not missing, f"{source.stem} uses {missing} but its first cell does not install them"
+
+
+# --- The notebooks as Colab shows them --------------------------------------------------------
+MYST_LEFT = re.compile(r"\{(?:numref|ref|doc|term|cite)\}`|^\([A-Za-z0-9_-]+\)=\s*$", re.M)
+STUDENT_NOTEBOOKS = sorted((ROOT / "assignments").glob("*/[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", [c.with_suffix(".ipynb") for c in CHAPTERS]
+                         + STUDENT_NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_shows_colab_no_myst_role_or_label(notebook: Path):
+    markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells
+                         if c.cell_type == "markdown")
+    left = MYST_LEFT.findall(markdown)
+    assert not left, f"{notebook.name} shows raw MyST in Colab: {left[:5]} (run make sync)"
+
+
+def test_references_become_colab_links_terms_words_and_citations_authors():
+    page = ROOT / "notebooks" / "09_implicit_feedback.md"
+    text = ("(sec-x)=\n## A section\n\nAs {numref}`chapter %s <ch-autorec>` and "
+            "{ref}`the protocols <sec-protocols>` show, a {term}`hit rate <HR@10>` and a "
+            "{term}`blend` {cite}`koren2009matrix,he2017ncf`; {ref}`sec-bpr`; "
+            "{numref}`Chapters %s <ch-matrix-factorization>` to {numref}`%s <ch-autorec>`.")
+    colab = "https://colab.research.google.com/github/dl-recsys-course/recsys-tensorflow/blob/main"
+    assert colab_markdown(text, page) == (
+        "## A section\n\n"
+        f"As [chapter 5]({colab}/notebooks/05_autorec.ipynb) and "
+        f"[the protocols]({colab}/notebooks/01_movielens_data.ipynb) show, a hit rate and a "
+        "blend (Koren et al., 2009; He et al., 2017); Two losses: pointwise and pairwise; "
+        f"[Chapters 3]({colab}/notebooks/03_matrix_factorization.ipynb) to "
+        f"[5]({colab}/notebooks/05_autorec.ipynb).")
+    with pytest.raises(KeyError):
+        colab_markdown("{ref}`no-such-label`", page)

@@ -6,7 +6,9 @@ instructor the autograder zips and the reference notebooks into ``_build/autogra
     python instructors/assignments/build_assignments.py 01_predicting_ratings
 
 The sources are the MyST files beside this script (``NN_name.md``). Each is converted to a
-notebook, then ``otter assign`` strips its solutions and hidden tests from the student copy.
+notebook, then ``otter assign`` strips its solutions and hidden tests from the student copy,
+whose Markdown is then written as Colab shows it (``book/colab_notebooks.py``: references
+become links that open the chapters' notebooks in Colab).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ ROOT = HERE.parents[1]
 STUDENT_DIR = ROOT / "assignments"
 AUTOGRADER_DIR = ROOT / "_build" / "autograder"
 SUPPORT_FILES = ["own_work.py", "requirements.txt"]  # the autograder's files, beside the sources
+sys.path.insert(0, str(ROOT / "book"))
+
+from colab_notebooks import colab_markdown  # noqa: E402
 
 
 def sources() -> list[Path]:
@@ -34,12 +39,16 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def _normalized(notebook: Path) -> None:
-    """Give the student notebook stable cell ids, so that building twice writes the same file."""
+def _normalized(notebook: Path, source: Path) -> None:
+    """Give the student notebook stable cell ids, so that building twice writes the same file,
+    and its Markdown as Colab shows it."""
     nb = json.loads(notebook.read_text())
     for number, cell in enumerate(nb["cells"]):
         cell["id"] = f"cell-{number:03d}"
         cell.get("metadata", {}).pop("execution", None)
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = colab_markdown(text, source).splitlines(keepends=True)
     nb["metadata"].pop("jupytext", None)
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
@@ -63,7 +72,7 @@ def build(source: Path, student_dir: Path = STUDENT_DIR,
         student = student_dir / name
         shutil.rmtree(student, ignore_errors=True)
         shutil.copytree(dist / "student", student)
-        _normalized(student / f"{name}.ipynb")
+        _normalized(student / f"{name}.ipynb", source)
         grader = autograder_dir / name
         shutil.rmtree(grader, ignore_errors=True)
         grader.mkdir(parents=True)
