@@ -17,13 +17,16 @@ export PYTHONHASHSEED := 0
 # here), and each environment imports what every process needs once when it is built, so that
 # the processes that start together find it compiled. That compiles only what is imported: uv's
 # --compile-bytecode compiled every installed file (both environments were ready in 38 s of a
-# fresh clone's `make test` with it, in 24 s without it).
+# fresh clone's `make test` with it, in 26 s without it).
 export PYTHONDONTWRITEBYTECODE :=
 UV_VERSION := 0.13.9
 UV = $(1)/bin/python -m pip install --quiet uv==$(UV_VERSION) && \
 	$(1)/bin/uv pip install --quiet --python $(1)/bin/python
-WARM_IMPORTS := tensorflow, keras, pandas, scipy.sparse, sklearn, pytest, xdist, nbval, \
-	ipykernel, ipykernel.kernelapp, jupyter_client, nbformat, hypothesis
+# what every test process, chapter kernel and subprocess imports, in both environments (TFRS's
+# Keras 2 beside Keras 3, as the course's processes load them)
+WARM_IMPORTS := tensorflow, tf_keras, tensorflow_recommenders, keras, keras_rs, pandas, \
+	scipy.sparse, sklearn, matplotlib.pyplot, faiss, surprise, myfm, coursekit.models, pytest, \
+	xdist, nbval, ipykernel, ipykernel.kernelapp, jupyter_client, nbformat, hypothesis
 
 # TensorFlow on the CPU spends much of a small model's training step allocating memory: with
 # Google's tcmalloc preloaded the course's models train about a tenth faster here, to the same
@@ -58,7 +61,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(call NEW_VENV,$(PYTHON),3.11,$(VENV))
 	$(call UV,$(VENV)) -r requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/python -c "import $(WARM_IMPORTS), coursekit.models, matplotlib.pyplot, faiss, surprise, myfm"
+	TF_USE_LEGACY_KERAS=1 $(BIN)/python -c "import $(WARM_IMPORTS), otter.run, jupytext, \
+	  selenium.webdriver, jupyter_book.cli.main, myst_nb, sphinx_book_theme, sphinxcontrib.bibtex"
 	touch $@
 
 install: $(VENV)/.installed
@@ -149,7 +153,6 @@ $(COLAB_STAMP): .ci/colab-requirements.txt
 	else echo "No Python 3.13 on this machine: Colab runs 3.13, but its environment is built" \
 	  "on $$($(PYTHON) --version) instead"; $(call NEW_VENV,$(PYTHON),3.11,$(COLAB_VENV)); fi
 	$(call UV,$(COLAB_VENV)) -r .ci/colab-requirements.txt
-	$(COLAB_VENV)/bin/python -c "import $(WARM_IMPORTS), tf_keras"
 	$(COLAB_VENV)/bin/python -m pip freeze > $(COLAB_VENV)/colab-versions.txt
 	touch $@
 
@@ -175,6 +178,7 @@ COLAB_COURSEKIT := $(COLAB_VENV)/.coursekit-installed
 $(COLAB_COURSEKIT): $(COLAB_STAMP) pyproject.toml $(shell find coursekit -type f -not -name '*.pyc')
 	$(COLAB_VENV)/bin/python -m pip uninstall --quiet --yes coursekit 2>/dev/null || true
 	$(COLAB_VENV)/bin/python -m pip install --quiet .
+	TF_USE_LEGACY_KERAS=1 $(COLAB_VENV)/bin/python -c "import $(WARM_IMPORTS)"
 	$(COLAB_VENV)/bin/python .ci/colab_versions.py $(COLAB_VENV)/colab-versions.txt
 	touch $@
 
