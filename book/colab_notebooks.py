@@ -58,7 +58,8 @@ def _url(source: Path) -> str:
     return f"https://github.com/{repo}/blob/{branch}/{relative}"
 
 
-def _pages() -> list[Path]:
+def pages() -> list[Path]:
+    """The site's pages: the chapters, the other pages of the book, the assignments' sources."""
     return (sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
             + sorted((ROOT / "book").glob("*.md"))
             + sorted((ROOT / "instructors" / "assignments").glob("[0-9][0-9]_*.md")))
@@ -68,20 +69,20 @@ def _pages() -> list[Path]:
 def targets() -> tuple[dict[str, Target], dict[str, Target]]:
     """({label: target}, {page path without suffix, from the root: target}) of every page."""
     labels: dict[str, Target] = {}
-    pages: dict[str, Target] = {}
-    for page in _pages():
+    by_page: dict[str, Target] = {}
+    for page in pages():
         text = page.read_text()
         url = _url(page)
-        headings = HEADING.findall(text)
+        first = HEADING.search(text)
         number = int(page.name[:2]) if page.parent.name == "notebooks" else None
-        pages[str(page.relative_to(ROOT).with_suffix(""))] = Target(
-            url, headings[0] if headings else page.stem, number)
+        by_page[str(page.relative_to(ROOT).with_suffix(""))] = Target(
+            url, first.group(1) if first else page.stem, number)
         for match in LABEL_LINE.finditer(text):
             heading = HEADING.search(text, match.end())
-            title = heading.group(1) if heading else match.group(1)
-            labels[match.group(1)] = Target(url, title, number if title == (
-                headings[0] if headings else None) else None)
-    return labels, pages
+            above_title = heading is not None and heading.start() == first.start()
+            labels[match.group(1)] = Target(url, heading.group(1) if heading else match.group(1),
+                                            number if above_title else None)
+    return labels, by_page
 
 
 @cache

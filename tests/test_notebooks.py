@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book"))
 
-from colab_notebooks import colab_markdown, rewrite_markdown  # noqa: E402
+from colab_notebooks import colab_markdown, pages, rewrite_markdown  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -106,8 +106,7 @@ def test_colab_button_is_configured_and_ipynb_excluded_from_the_site():
 
 # --- Reading order and cross-references ----------------------------------------------------
 # the pages of the site, with the assignments' sources (their student notebooks are built from them)
-PAGES = (CHAPTERS + sorted((ROOT / "book").glob("*.md"))
-         + sorted((ROOT / "instructors" / "assignments").glob("[0-9][0-9]_*.md")))
+PAGES = pages()
 LABEL = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.MULTILINE)
 TYPED_CHAPTER = re.compile(r"\b[Cc]hapters?\s+\d+\b")
 REFERENCE = re.compile(r"\{(numref|ref)\}`([^`]*)`")
